@@ -544,9 +544,14 @@ def create_app(model_dir: Path | None = None,  # model store (default: settings,
 # %% ../nbs/05_serving.ipynb #6faa0c1b
 def _bind(host: str, port: int) -> str: return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
-def prepare_metrics_dir(directory: Path | None = None) -> Path:
+_OWN_METRICS_DIRS: list[Path] = []  # folders `prepare_metrics_dir` made, removed when the server exits
+
+def prepare_metrics_dir(directory: Path | None = None,  # default: PROMETHEUS_MULTIPROC_DIR, else a new temporary folder
+                        ) -> Path:
     "Empty (or create) the multiprocess metrics folder and point `PROMETHEUS_MULTIPROC_DIR` at it."
-    directory = Path(directory or os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="spaceship-clf-metrics-"))
+    directory = directory or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory: _OWN_METRICS_DIRS.append(directory := Path(tempfile.mkdtemp(prefix="spaceship-clf-metrics-")))
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for f in directory.glob("*.db"): f.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
@@ -563,7 +568,9 @@ def gunicorn_options(host: str | None = None,  # bind address (default: settings
     return {"bind": _bind(host or s.host, port or s.port), "workers": workers or s.workers, "worker_class": worker_class,
             "threads": limits.threads if worker_class == "gthread" else 1, "timeout": limits.timeout,
             "keepalive": 5, "accesslog": None, "errorlog": "-", "loglevel": "info", "proc_name": "spaceship-clf",
+            "control_socket_disable": True,  # no management socket: several servers may share a home folder
             "on_starting": lambda arbiter: prepare_metrics_dir(),
+            "on_exit": lambda arbiter: [shutil.rmtree(d, ignore_errors=True) for d in _OWN_METRICS_DIRS],
             "child_exit": lambda arbiter, worker: multiprocess.mark_process_dead(worker.pid)}
 
 # %% ../nbs/05_serving.ipynb #042f53ac

@@ -1,0 +1,324 @@
+"""The REST API in-process, through Flask's test client: every endpoint, every class of bad request, and a fuzz run
+(hypothesis) that must never produce a 5xx."""
+import io
+import json
+import logging
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from spaceship_clf.classifier import My_Classifier_Model
+from spaceship_clf.data import BOOL_COLUMNS, ID, LIMITS, NUMBER_COLUMNS, RAW_COLUMNS
+from spaceship_clf.serving import ServingSettings, create_app, gunicorn_options
+
+LIMITS_FOR_TESTS = ServingSettings(max_passengers=5, max_json_bytes=20_000, max_csv_bytes=300_000, model_retry_seconds=0)
+ONE = {ID: "0013_01", "HomePlanet": "Earth", "CryoSleep": True, "Cabin": "G/3/S", "Destination": "TRAPPIST-1e", "Age": 27,
+       "VIP": False, "RoomService": 0, "FoodCourt": 0, "ShoppingMall": 0, "Spa": 0, "VRDeck": 0, "Name": "Nelly Carsoning"}
+
+
+@pytest.fixture(scope="module")
+def app(trained_home):
+    return create_app(trained_home / "model", LIMITS_FOR_TESTS)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def passengers(trained_home, n):
+    "The first `n` passengers of test.csv as JSON records (null where missing)."
+    frame = pd.read_csv(trained_home / "test.csv", dtype=object).head(n)
+    return json.loads(frame.to_json(orient="records"))
+
+
+def fix_types(record):
+    "CSV text -> JSON types."
+    out = {}
+    for k, v in record.items():
+        if v is None: out[k] = None
+        elif k in BOOL_COLUMNS: out[k] = v == "True"
+        elif k in NUMBER_COLUMNS: out[k] = float(v)
+        else: out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------- predictions
+def test_one_passenger(client, app):
+    r = client.post("/predict", json=ONE)
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    body = r.json
+    assert body["model_version"] == app.extensions["spaceship_model"].bundle.version
+    [p] = body["predictions"]
+    assert p[ID] == "0013_01" and isinstance(p["Transported"], bool) and 0 <= p["probability"] <= 1
+    assert p["Transported"] == (p["probability"] >= 0.5)
+
+
+def test_missing_values_are_accepted(client):
+    r = client.post("/predict", json={ID: "0001_01", "Age": None, "CryoSleep": None})
+    assert r.status_code == 200, r.json
+    assert client.post("/predict", json={ID: "0001_01"}).status_code == 200
+
+
+def test_group_matches_the_file_path(client, trained_home):
+    "A travel group sent together gets exactly the probabilities the CLI computes for the same rows."
+    group = [fix_types(p) for p in passengers(trained_home, 5)]
+    r = client.post("/predict", json=group)
+    assert r.status_code == 200, r.json
+    assert [p[ID] for p in r.json["predictions"]] == [p[ID] for p in group]
+    model = My_Classifier_Model(model_dir=trained_home / "model")
+    from spaceship_clf.data import passenger_columns, read_csv, validate_passengers
+    frame = validate_passengers(read_csv(trained_home / "test.csv").head(5))
+    expected = model.bundle.predict_proba(passenger_columns(frame))
+    assert [p["probability"] for p in r.json["predictions"]] == pytest.approx(list(expected), abs=1e-6)
+
+
+def test_group_features_come_from_the_request(client, trained_home):
+    "A passenger alone and the same passenger with group-mates may differ: group size is taken from the request."
+    mates = [dict(ONE, **{ID: f"0013_0{i}", "Name": f"Ann Carsoning{i}"}) for i in range(1, 5)]
+    alone = client.post("/predict", json=mates[0]).json["predictions"][0]["probability"]
+    together = client.post("/predict", json=mates).json["predictions"][0]["probability"]
+    assert alone != together
+
+
+def test_csv_body_and_upload_match_the_cli(client, trained_home, tmp_path):
+    expected = My_Classifier_Model(model_dir=trained_home / "model", results_file=tmp_path / "r.csv").predict(trained_home / "test.csv").read_text()
+    data = (trained_home / "test.csv").read_bytes()
+    r = client.post("/predict", data=data, content_type="text/csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.get_data(as_text=True) == expected
+    r = client.post("/predict", data={"file": (io.BytesIO(data), "test.csv")}, content_type="multipart/form-data")
+    assert r.status_code == 200 and r.get_data(as_text=True) == expected
+
+
+# ---------------------------------------------------------------- errors
+def error(r, status):
+    assert r.status_code == status, (r.status_code, r.get_data(as_text=True))
+    assert r.mimetype == "application/json"
+    body = r.json
+    assert body["status"] == status and body["error"]
+    return body
+
+
+@pytest.mark.parametrize("change, field, kind", [
+    ({"Age": "30"}, "Age", "float_type"),                      # wrong type (strict: no coercion from text)
+    ({"CryoSleep": "yes"}, "CryoSleep", "bool_type"),
+    ({"HomePlanet": 3}, "HomePlanet", "string_type"),
+    ({"Age": -1}, "Age", "greater_than_equal"),                # out of range
+    ({"Spa": 1e8}, "Spa", "less_than_equal"),
+    ({"Cabin": "G/3/X"}, "Cabin", "string_pattern_mismatch"),
+    ({ID: "13_1"}, ID, "string_pattern_mismatch"),
+    ({"Pet": "cat"}, "Pet", "extra_forbidden"),                # unknown field
+    ({"Name": ""}, "Name", "string_too_short"),
+])
+def test_schema_violations_name_the_field(client, change, field, kind):
+    body = error(client.post("/predict", json={**ONE, **change}), 422)
+    assert body["problems"][0]["field"] == field and body["problems"][0]["type"] == kind
+    assert body["error"].startswith("1 problem(s)") and field in body["error"]
+
+
+def test_missing_required_field(client):
+    body = error(client.post("/predict", json={k: v for k, v in ONE.items() if k != ID}), 422)
+    assert body["problems"] == [{"field": ID, "problem": "Field required", "type": "missing"}]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_nan_and_infinity(client, literal):
+    body = error(client.post("/predict", data=f'{{"PassengerId": "0001_01", "Age": {literal}}}', content_type="application/json"), 422)
+    assert body["problems"][0]["field"] == "Age" and body["problems"][0]["type"] == "finite_number"
+
+
+def test_list_errors_name_the_passenger(client):
+    body = error(client.post("/predict", json=[ONE, {**ONE, ID: "0013_02", "VIP": 1}]), 422)
+    assert body["problems"][0]["field"] == "[1].VIP"
+
+
+@pytest.mark.parametrize("data", ["{", '{"PassengerId": "0001_01",}', "[1, 2", "nul", "\xff"])
+def test_malformed_json(client, data):
+    body = error(client.post("/predict", data=data, content_type="application/json"), 400)
+    assert "not valid JSON" in body["error"]
+
+
+@pytest.mark.parametrize("data", ["null", '"text"', "42", "[[1]]"])
+def test_json_that_is_not_passengers(client, data):
+    error(client.post("/predict", data=data, content_type="application/json"), 422)
+
+
+@pytest.mark.parametrize("content_type", ["application/xml", "text/html", "application/x-www-form-urlencoded", None])
+def test_unsupported_content_type(client, content_type):
+    kwargs = {"content_type": content_type} if content_type else {}
+    body = error(client.post("/predict", data=json.dumps(ONE), **kwargs), 415)
+    assert "application/json" in body["error"]
+
+
+def test_empty_list_and_list_over_the_limit(client):
+    assert error(client.post("/predict", json=[]), 422)["problems"][0]["type"] == "too_short"
+    group = [{ID: f"0001_{i:02d}"} for i in range(1, 7)]  # the limit is 5 here
+    body = error(client.post("/predict", json=group), 422)
+    assert body["problems"][0]["type"] == "too_long" and "at most 5" in body["error"]
+
+
+def test_duplicate_ids(client):
+    body = error(client.post("/predict", json=[ONE, ONE]), 422)
+    assert body["problems"][0]["field"] == "[1].PassengerId"
+
+
+def test_body_over_the_byte_limits(client):
+    body = error(client.post("/predict", data=b"[" + b" " * 20_000 + b"]", content_type="application/json"), 413)
+    assert "20000" in body["error"]
+    error(client.post("/predict", data=b"x" * 300_001, content_type="text/csv"), 413)
+
+
+def test_bad_csv(client, trained_home):
+    lines = (trained_home / "test.csv").read_text().splitlines()
+    bad = "\n".join(lines[:3] + [re.sub(r",[\d.]+,", ",many,", lines[3], count=1)] + lines[4:6]) + "\n"
+    body = error(client.post("/predict", data=bad, content_type="text/csv"), 422)
+    assert "line 4" in body["error"], body
+    body = error(client.post("/predict", data="PassengerId,Age\n0001_01,3\n", content_type="text/csv"), 422)
+    assert "missing columns" in body["error"]
+    error(client.post("/predict", data="", content_type="text/csv"), 422)
+    error(client.post("/predict", data={"other": "x"}, content_type="multipart/form-data"), 400)
+
+
+def test_unknown_paths_and_methods(client):
+    error(client.get("/nowhere"), 404)
+    error(client.get("/predict"), 405)
+    error(client.delete("/model"), 405)
+
+
+# ---------------------------------------------------------------- the other endpoints
+def test_health_and_model(client, trained_home):
+    assert client.get("/health/live").json == {"status": "alive"}
+    ready = client.get("/health/ready")
+    version = (trained_home / "model/CURRENT").read_text().strip()
+    assert ready.status_code == 200 and ready.json["ready"] is True and ready.json["model_version"] == version
+    meta = client.get("/model").json
+    assert meta["version"] == version and meta["features"] and meta["cv"]["folds"] == 2 and meta["created_at"]
+
+
+def test_no_model_is_not_ready_and_no_crash(trained_home, tmp_path):
+    records = []
+    handler = logging.Handler(); handler.emit = records.append
+    logging.getLogger("spaceship_clf.serving").addHandler(handler)
+    try:
+        client = create_app(tmp_path / "model", LIMITS_FOR_TESTS).test_client()
+    finally:
+        logging.getLogger("spaceship_clf.serving").removeHandler(handler)
+    assert any(r.levelno == logging.ERROR and "no trained model" in r.getMessage() for r in records)
+    assert client.get("/health/live").status_code == 200
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503 and ready.json["ready"] is False and "train one first" in ready.json["reason"]
+    assert "no model loaded" in error(client.post("/predict", json=ONE), 503)["error"]
+    error(client.get("/model"), 503)
+    shutil.copytree(trained_home / "model", tmp_path / "model")  # a model appears: picked up without a restart
+    assert client.get("/health/ready").status_code == 200
+    assert client.post("/predict", json=ONE).status_code == 200
+
+
+def test_broken_model_is_not_ready(trained_home, tmp_path):
+    shutil.copytree(trained_home / "model", tmp_path / "model")
+    for cbm in (tmp_path / "model").rglob("model.cbm"): cbm.write_bytes(b"garbage")
+    client = create_app(tmp_path / "model", LIMITS_FOR_TESTS).test_client()
+    assert "corrupted" in client.get("/health/ready").json["reason"]
+
+
+def test_metrics(app):
+    client = app.test_client()
+    def value(text, name, **labels):
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        for line in text.splitlines():
+            if line.startswith(f"{name}{{{want}}} " if want else f"{name} "): return float(line.split()[-1])
+        return 0.0
+    before = client.get("/metrics").get_data(as_text=True)
+    client.post("/predict", json=[ONE, {**ONE, ID: "0013_02"}])
+    client.post("/predict", json={"bad": 1})
+    client.get("/no/such/path")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.mimetype == "text/plain"
+    after = r.get_data(as_text=True)
+    ok = dict(endpoint="/predict", method="POST", status="200")
+    assert value(after, "spaceship_http_requests_total", **ok) - value(before, "spaceship_http_requests_total", **ok) == 1
+    bad = dict(endpoint="/predict", method="POST", status="422")
+    assert value(after, "spaceship_http_requests_total", **bad) - value(before, "spaceship_http_requests_total", **bad) == 1
+    assert value(after, "spaceship_http_requests_total", endpoint="(unmatched)", method="GET", status="404") >= 1
+    predicted = sum(value(after, "spaceship_predictions_total", transported=t) - value(before, "spaceship_predictions_total", transported=t)
+                    for t in ("true", "false"))
+    assert predicted == 2
+    assert value(after, "spaceship_http_request_duration_seconds_count", endpoint="/predict") >= 2
+    version = app.extensions["spaceship_model"].bundle.version
+    assert value(after, "spaceship_model_info", version=version) == 1 and value(after, "spaceship_workers_ready") == 1
+
+
+def test_openapi_document_and_docs(client):
+    doc = client.get("/openapi.json").json
+    assert doc["openapi"].startswith("3.1") and set(doc["paths"]) >= {"/predict", "/health/live", "/health/ready", "/model", "/metrics"}
+    body = doc["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "text/csv", "multipart/form-data"}
+    passenger = doc["components"]["schemas"]["Passenger"]
+    assert list(passenger["properties"]) == list(RAW_COLUMNS) and passenger["additionalProperties"] is False
+    assert passenger["properties"]["Age"]["anyOf"][0]["maximum"] == LIMITS["Age"][1]
+    assert "sent together" in doc["info"]["description"]
+    assert doc["components"]["schemas"]["PassengerList"]["maxItems"] == 5
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and b"swagger-ui" in docs.data and b"//" not in docs.data.replace(b"<!doctype", b"")
+    asset = client.get("/docs/static/js/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.data) > 100_000
+    assert client.get("/docs/init.js").status_code == 200
+    error(client.get("/docs/static/../../../../etc/passwd"), 404)
+
+
+def test_page(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    page = r.get_data(as_text=True)
+    for column in RAW_COLUMNS: assert f'id="{column}"' in page
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"] and r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in page and "https://" not in page and "http://" not in page  # no inline code, no other host
+    js = client.get("/page.js")
+    assert js.status_code == 200 and b"textContent" in js.data and b"innerHTML" not in js.data
+    assert client.get("/page.css").status_code == 200
+
+
+def test_gunicorn_options():
+    options = gunicorn_options(host="127.0.0.1", port=5001, workers=3)
+    assert options["bind"] == "127.0.0.1:5001" and options["workers"] == 3 and options["worker_class"] in ("sync", "gthread")
+    assert callable(options["on_starting"]) and callable(options["child_exit"])
+
+
+# ---------------------------------------------------------------- fuzz: no input produces a 5xx
+json_values = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=30),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                           max_leaves=10)
+field_values = st.none() | st.booleans() | st.floats() | st.integers(-10**20, 10**20) | st.text(max_size=40) | \
+    st.sampled_from(["0001_01", "G/3/S", "Europa", "55 Cancri e", "A/0/P", "x/9999999999999999999999/S", " ", ""]) | json_values
+passenger_like = st.dictionaries(st.sampled_from(list(RAW_COLUMNS) + ["Extra"]), field_values, max_size=len(RAW_COLUMNS))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=passenger_like | st.lists(passenger_like, max_size=7) | json_values)
+def test_fuzz_json_never_5xx(app, body):
+    r = app.test_client().post("/predict", data=json.dumps(body), content_type="application/json")
+    assert r.status_code in (200, 400, 413, 422), (r.status_code, r.get_data(as_text=True))
+    assert r.json is not None
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
+       content_type=st.sampled_from(["application/json", "text/csv", "text/plain", "multipart/form-data", "application/octet-stream",
+                                     "application/json; charset=latin-1", "multipart/form-data; boundary=x"]))
+def test_fuzz_bytes_never_5xx(app, data, content_type):
+    r = app.test_client().post("/predict", data=data, content_type=content_type)
+    assert r.status_code < 500, (r.status_code, r.get_data(as_text=True))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rows=st.lists(st.lists(st.text(max_size=12) | st.sampled_from(["0001_01", "True", "nan", "inf", "1e400", "-0", "G/1/S"]),
+                              min_size=len(RAW_COLUMNS), max_size=len(RAW_COLUMNS)), min_size=1, max_size=5))
+def test_fuzz_csv_never_5xx(app, rows):
+    text = ",".join(RAW_COLUMNS) + "\n" + "\n".join(",".join(json.dumps(v) if "," in v or "\n" in v or '"' in v else v for v in row)
+                                                   for row in rows) + "\n"
+    r = app.test_client().post("/predict", data=text.encode(), content_type="text/csv")
+    assert r.status_code < 500, (r.status_code, r.get_data(as_text=True))
