@@ -56,7 +56,7 @@ class ApiServer:
                 raise AssertionError(f"server exited with {self.process.returncode}:\n{self.output()}")
             try:
                 if requests.get(self.url + path, timeout=2).status_code == status: return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.2)
         raise AssertionError(f"{self.url}{path} did not answer {status} within {timeout}s:\n{self.output()}")
