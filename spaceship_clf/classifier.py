@@ -156,6 +156,7 @@ class My_Classifier_Model:
     def train(self, dataset,  # path of a labelled CSV in Kaggle's train.csv format
               cv_folds: int = 5,  # group-aware CV folds to score before the final fit (0: skip)
               params: dict | None = None,  # CatBoost parameters (default: tuned if present, else DEFAULT_PARAMS)
+              track: bool | None = None,  # record the run in ClearML: None as SPACESHIP_TRACKING says (see `tracking`), False: off
               ) -> dict:
         "Fit on all rows of `dataset`, save a new current version, and return its metadata."
         log.info("training on %s", dataset)
@@ -178,10 +179,12 @@ class My_Classifier_Model:
             model = catboost_model(**params).fit(feature_frame(passenger_columns(frame)), frame[TARGET].astype(bool).to_numpy())
             log.info("fitted CatBoost on %d passengers in %.1fs (params from %s)", len(frame), time.perf_counter() - start, source)
             metadata = _metadata(frame, params, source, cv)
-            save_model(model, metadata, self.model_dir)
+            saved = save_model(model, metadata, self.model_dir)
         finally:
             lock.release()
         self._bundle = None
+        from spaceship_clf.tracking import log_training  # imported here: ClearML stays out of the serving path
+        log_training(metadata, saved / "model.cbm", track=track)
         return metadata
 
     @property

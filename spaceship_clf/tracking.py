@@ -13,7 +13,7 @@ from pathlib import Path
 from .core import get_logger, get_settings
 
 # %% auto #0
-__all__ = ['log', 'OFF', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run']
+__all__ = ['log', 'OFF', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run', 'log_training']
 
 # %% ../nbs/02a_tracking.ipynb #b688ecdb
 log = get_logger("tracking")
@@ -152,7 +152,31 @@ def start_run(project: str,  # ClearML project
         Task.current_task().close()
     Task.set_offline(mode == "offline")
     task = Task.init(project_name=project, task_name=name, task_type=task_type, reuse_last_task_id=False,
-                     auto_connect_frameworks={"catboost": False}, auto_connect_arg_parser=False,
+                     auto_connect_frameworks={"catboost": False, "matplotlib": False}, auto_connect_arg_parser=False,
                      auto_resource_monitoring=mode == "server", output_uri=True if mode == "server" else None)
     log.info("ClearML %s task %s started (%s/%s)", mode, task.id, project, name)
     return Run(task, mode)
+
+# %% ../nbs/02a_tracking.ipynb #24502144
+def log_training(metadata: dict,  # the saved version's metadata.json
+                 model_file: Path,  # its model.cbm
+                 track: bool | None = None,  # see `tracking_mode`
+                 project: str = "spaceship-clf",  # ClearML project
+                 name: str = "train catboost",  # ClearML task name
+                 data_dir: Path | None = None,  # where an offline session goes (default: settings)
+                 ) -> Path | None:
+    "Record a finished training as a ClearML task; return the offline session (None when off or on a server)."
+    if tracking_mode(track) == "off": return None
+    try:
+        with start_run(project, name, "training", track, data_dir) as run:
+            run.connect(metadata.get("params", {}), "catboost")
+            run.connect({k: metadata.get(k) for k in ("version", "params_source", "rows", "data_fingerprint")}, "training")
+            cv = metadata.get("cv") or {}
+            for i, score in enumerate(cv.get("scores", [])): run.scalar("cv accuracy", "fold", score, i)
+            if cv: run.single("cv_accuracy_mean", cv["accuracy_mean"]); run.single("cv_accuracy_std", cv["accuracy_std"])
+            run.artifact("dataset", {k: metadata.get(k) for k in ("data_fingerprint", "rows", "transported_rate", "schema")})
+            run.output_model(model_file, "spaceship-catboost", metadata, tags=[metadata.get("version", "")])
+        return run.session
+    except Exception as e:
+        log.warning("ClearML: the training was saved but not tracked (%s: %s)", type(e).__name__, e)
+        return None
