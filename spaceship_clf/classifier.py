@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,9 +28,9 @@ from .data import (CAT_FEATURES, FEATURES, ID, RAW_COLUMNS, TARGET, add_features
                                 feature_frame, load_passengers, passenger_columns, read_csv, travel_group, validate_passengers)
 
 # %% auto #0
-__all__ = ['DEFAULT_PARAMS', 'MODEL_FORMAT', 'log', 'SMALL_BATCH', 'best_params_path', 'training_params', 'ModelBundle',
-           'model_input', 'list_versions', 'current_version', 'save_model', 'load_model', 'My_Classifier_Model',
-           'predict', 'evaluate']
+__all__ = ['DEFAULT_PARAMS', 'MODEL_FORMAT', 'log', 'SMALL_BATCH', 'TRAINING_ROWS', 'best_params_path', 'training_params',
+           'ModelBundle', 'model_input', 'list_versions', 'current_version', 'row_hashes', 'save_model', 'load_model',
+           'set_current', 'rollback', 'version_summaries', 'My_Classifier_Model', 'predict', 'evaluate']
 
 # %% ../nbs/04_classifier.ipynb #0462e844
 DEFAULT_PARAMS = dict(iterations=1000, learning_rate=0.03, depth=6, l2_leaf_reg=3.0, random_seed=0)
@@ -91,15 +92,26 @@ def current_version(model_dir: Path | None = None) -> str | None:
     return p.read_text().strip() or None if p.exists() else None
 
 # %% ../nbs/04_classifier.ipynb #71c0f5c8
-def save_model(model: catboost.CatBoostClassifier, metadata: dict, model_dir: Path | None = None, keep: int = 5) -> Path:
+TRAINING_ROWS = "training_rows.npy"  # hashes of the rows a version learned from (see `row_hashes`)
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    "One 64-bit hash per passenger row (all columns): how a later run tells which rows a model has already seen."
+    return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+
+def save_model(model: catboost.CatBoostClassifier, metadata: dict, model_dir: Path | None = None, keep: int = 5,
+               training_rows: np.ndarray | None = None,  # `row_hashes` of the training data, kept with the version
+               ) -> Path:
     "Write a new version completely, then make it current with one atomic pointer swap; keep the newest `keep` versions."
     model_dir = Path(model_dir or get_settings().model_dir)
     versions = _versions_dir(model_dir); versions.mkdir(parents=True, exist_ok=True)
+    for stale in versions.glob(".staging-*"):  # left by a killed run; callers hold the training lock, so none is live
+        shutil.rmtree(stale, ignore_errors=True)
     version = metadata["version"]
     staging = versions / f".staging-{version}"
     try:
         staging.mkdir()
         model.save_model(str(staging / "model.cbm"), format="cbm")
+        if training_rows is not None: np.save(staging / TRAINING_ROWS, training_rows)
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
         os.replace(staging, versions / version)
     except OSError as e:
@@ -133,6 +145,48 @@ def load_model(model_dir: Path | None = None, version: str | None = None) -> Mod
     return ModelBundle(model, metadata, path)
 
 # %% ../nbs/04_classifier.ipynb #fe9cf1da
+def set_current(version: str, model_dir: Path | None = None) -> str:
+    "Make a saved version current (after checking that it loads)."
+    model_dir = Path(model_dir or get_settings().model_dir)
+    if version not in list_versions(model_dir):
+        raise ModelNotFoundError(f"no model version {version!r} in {model_dir}; `python model.py versions` lists them")
+    load_model(model_dir, version)
+    atomic_write_text(_pointer(model_dir), version + "\n")
+    log.info("model version %s is now current", version)
+    return version
+
+def rollback(version: str | None = None, model_dir: Path | None = None) -> str:
+    "Make `version` (default: the version saved before the current one) current."
+    model_dir = Path(model_dir or get_settings().model_dir)
+    if version is None:
+        versions, current = list_versions(model_dir), current_version(model_dir)
+        older = versions[:versions.index(current)] if current in versions else []
+        if not older:
+            raise ModelNotFoundError(f"no version older than {current} in {model_dir} to roll back to")
+        version = older[-1]
+    return set_current(version, model_dir)
+
+def version_summaries(model_dir: Path | None = None) -> list[dict]:
+    "Each saved version with its creation time, CV score and whether it is current."
+    model_dir = Path(model_dir or get_settings().model_dir)
+    current, out = current_version(model_dir), []
+    for v in list_versions(model_dir):
+        try: meta = json.loads((_versions_dir(model_dir) / v / "metadata.json").read_text())
+        except (OSError, ValueError): meta = {}
+        out.append({"version": v, "current": v == current, "created_at": meta.get("created_at"),
+                    "cv_accuracy": (meta.get("cv") or {}).get("accuracy_mean"), "rows": meta.get("rows")})
+    return out
+
+# %% ../nbs/04_classifier.ipynb #21121625
+def _code_version() -> str | None:
+    "The git commit of the code, when it runs from a checkout (a wheel has only its version number)."
+    try:
+        root = Path(spaceship_clf.__file__).parent.parent
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
 def _metadata(frame, params, source, cv) -> dict:
     now = datetime.now(timezone.utc)
     return {
@@ -140,11 +194,12 @@ def _metadata(frame, params, source, cv) -> dict:
         "features": FEATURES, "cat_features": CAT_FEATURES, "schema": list(RAW_COLUMNS), "target": TARGET,
         "params": params, "params_source": source, "cv": cv, "rows": len(frame),
         "transported_rate": round(float(frame[TARGET].astype(float).mean()), 4), "data_fingerprint": fingerprint(frame),
+        "code_version": _code_version(),
         "versions": {"spaceship_clf": spaceship_clf.__version__, "catboost": catboost.__version__, "pandas": pd.__version__,
                      "numpy": np.__version__, "scikit-learn": sklearn.__version__, "python": platform.python_version()},
     }
 
-# %% ../nbs/04_classifier.ipynb #7024779f
+# %% ../nbs/04_classifier.ipynb #2dcdfa7c
 class My_Classifier_Model:
     "Train, save, load and predict with the Spaceship Titanic CatBoost model."
     def __init__(self, model_dir: Path | None = None,  # where versions live (default: settings, ./model)
@@ -179,7 +234,7 @@ class My_Classifier_Model:
             model = catboost_model(**params).fit(feature_frame(passenger_columns(frame)), frame[TARGET].astype(bool).to_numpy())
             log.info("fitted CatBoost on %d passengers in %.1fs (params from %s)", len(frame), time.perf_counter() - start, source)
             metadata = _metadata(frame, params, source, cv)
-            saved = save_model(model, metadata, self.model_dir)
+            saved = save_model(model, metadata, self.model_dir, training_rows=row_hashes(frame))
         finally:
             lock.release()
         self._bundle = None
@@ -195,7 +250,7 @@ class My_Classifier_Model:
             log.info("loaded model version %s", self._bundle.version)
         return self._bundle
 
-# %% ../nbs/04_classifier.ipynb #2dcdfa7c
+# %% ../nbs/04_classifier.ipynb #9aed6460
 def _chunks_with_whole_groups(path, chunk_rows: int):
     "Validated frames of about `chunk_rows` rows that never split a travel group across two frames."
     carry = None
@@ -216,7 +271,7 @@ def _predict_chunks(self, dataset, chunk_rows: int):
         proba = self.bundle.predict_proba(passenger_columns(frame))
         yield frame[ID], proba
 
-# %% ../nbs/04_classifier.ipynb #f659ad96
+# %% ../nbs/04_classifier.ipynb #c4270662
 def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's test.csv format
             chunk_rows: int = 200_000,  # rows read at a time: bounds memory for any file size
             ) -> Path:
@@ -236,7 +291,7 @@ def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's tes
 
 My_Classifier_Model.predict = predict
 
-# %% ../nbs/04_classifier.ipynb #9aed6460
+# %% ../nbs/04_classifier.ipynb #fee5f56d
 def evaluate(self: My_Classifier_Model, dataset) -> dict:
     "Accuracy (and counts) of the current model on a labelled CSV."
     frame = load_passengers(dataset, require_target=True)

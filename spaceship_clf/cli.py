@@ -9,7 +9,8 @@ import argparse
 import json
 import sys
 
-from .classifier import My_Classifier_Model
+from . import pipeline
+from .classifier import My_Classifier_Model, rollback, version_summaries
 from .core import SpaceshipError, get_logger, get_settings
 
 # %% auto #0
@@ -28,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--dataset", required=True, help="CSV in Kaggle's test.csv format")
     evaluate = commands.add_parser("evaluate", help="accuracy of the current model on a labelled CSV")
     evaluate.add_argument("--dataset", required=True, help="labelled CSV in Kaggle's train.csv format")
+    retrain = commands.add_parser("retrain", help="pipeline: train a candidate on new data, promote it only if it is not worse")
+    retrain.add_argument("--dataset", required=True, help="labelled CSV with the new data (old rows may be included)")
+    retrain.add_argument("--tolerance", type=float, default=0.005, help="how much worse than the current model the candidate may be (default 0.005)")
+    retrain.add_argument("--holdout", type=float, default=0.2, help="fraction of unseen travel groups held out (default 0.2)")
+    commands.add_parser("versions", help="list the saved model versions (* marks the current one)")
+    rollback = commands.add_parser("rollback", help="make an earlier version current (default: the one before the current)")
+    rollback.add_argument("--to", dest="version", help="the version to make current")
     return parser
 
 # %% ../nbs/06_cli.ipynb #0b2a3f60
@@ -40,7 +48,13 @@ def run(args: argparse.Namespace) -> dict:
                 "params_source": meta["params_source"], "model_dir": str(model.model_dir)}
     if args.command == "predict":
         return {"results": str(model.predict(args.dataset)), "model_version": model.bundle.version}
-    return model.evaluate(args.dataset)
+    if args.command == "evaluate":
+        return model.evaluate(args.dataset)
+    if args.command == "retrain":
+        return pipeline.retrain(args.dataset, tolerance=args.tolerance, holdout=args.holdout, model_dir=model.model_dir)
+    if args.command == "versions":
+        return {"versions": version_summaries(model.model_dir)}
+    return {"current": rollback(args.version, model.model_dir)}
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point: exit code 0 on success, 1 with one clear line on stderr on any failure (details in the log)."
