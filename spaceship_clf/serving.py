@@ -192,11 +192,22 @@ class Metrics:
         self.model_info = Gauge("spaceship_model_info", "Model version served (1 while some worker serves it)", ["version"],
                                 registry=r, multiprocess_mode="livemax")
         self.workers_ready = Gauge("spaceship_workers_ready", "Workers with a loaded model", registry=r, multiprocess_mode="livesum")
+        self._children: dict[tuple, tuple] = {}  # label lookups cached: they cost more than the increments
+        self._transported = self.predictions.labels("true"), self.predictions.labels("false")
+
+    _METHODS = {"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"}
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float):
+        "Count one answered request and its latency."
+        key = (endpoint, method if method in self._METHODS else "other", status)  # bounded label values
+        if (children := self._children.get(key)) is None:
+            children = self._children[key] = (self.requests.labels(endpoint, key[1], str(status)), self.latency.labels(endpoint))
+        children[0].inc(); children[1].observe(seconds)
 
     def count_predictions(self, transported: np.ndarray):
-        n = int(transported.sum())
-        if n: self.predictions.labels("true").inc(n)
-        if len(transported) - n: self.predictions.labels("false").inc(len(transported) - n)
+        n = int(np.count_nonzero(transported))
+        if n: self._transported[0].inc(n)
+        if len(transported) - n: self._transported[1].inc(len(transported) - n)
 
     def model_loaded(self, version: str):
         self.model_info.labels(version).set(1); self.workers_ready.set(1)
@@ -503,8 +514,7 @@ def _instrument(app: Flask, metrics: Metrics):
     @app.after_request
     def finish(response: Response) -> Response:
         rule = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-        metrics.requests.labels(rule, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(rule).observe(time.perf_counter() - g.get("start", time.perf_counter()))
+        metrics.observe(rule, request.method, response.status_code, time.perf_counter() - g.get("start", time.perf_counter()))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
         return response

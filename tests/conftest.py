@@ -26,7 +26,7 @@ def trained_home(tmp_path_factory) -> Path:
     make_passengers(600, seed=21).to_csv(home / "train.csv", index=False)
     make_passengers(300, seed=22, labelled=False).to_csv(home / "test.csv", index=False)
     My_Classifier_Model(model_dir=home / "model", results_file=home / "data/results.csv").train(
-        home / "train.csv", cv_folds=2, params=dict(iterations=60, random_seed=0))
+        home / "train.csv", cv_folds=2, params=dict(iterations=60, random_seed=0), track=False)
     return home
 
 
@@ -41,7 +41,7 @@ class ApiServer:
     def __init__(self, home: Path, command: list[str], port: int, env: dict | None = None):
         self.home, self.port, self.url = home, port, f"http://127.0.0.1:{port}"
         self.log = home / f"server-{port}.log"
-        env = {**os.environ, "SPACESHIP_HOME": str(home), "SPACESHIP_LOG_LEVEL": "INFO", **(env or {})}
+        env = {**os.environ, "SPACESHIP_HOME": str(home), "SPACESHIP_LOG_LEVEL": "INFO", "SPACESHIP_TRACKING": "off", **(env or {})}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
