@@ -78,6 +78,8 @@ def test_client_script(api_server, trained_home, tmp_path):
 def test_metrics_add_up_over_workers(api_server):
     "Every worker's requests are counted (multiprocess mode), and a killed worker's gauges are dropped."
     url = api_server.url
+    deadline = time.monotonic() + 60  # ready means one worker is; the other may still be loading its model
+    while metric(url, "spaceship_workers_ready") < 2 and time.monotonic() < deadline: time.sleep(0.5)
     assert metric(url, "spaceship_workers_ready") == 2
     before = metric(url, "spaceship_http_requests_total", endpoint="/health/live", method="GET", status="200")
     for _ in range(40):
@@ -101,7 +103,9 @@ def test_plain_gunicorn(start_server):
     assert requests.post(server.url + "/predict", json=ONE, timeout=10).status_code == 200
     for _ in range(20): requests.get(server.url + "/health/live", timeout=5)
     assert metric(server.url, "spaceship_http_requests_total", endpoint="/health/live", method="GET", status="200") >= 20
-    assert metric(server.url, "spaceship_workers_ready") == 2
+    deadline = time.monotonic() + 60  # the second worker may still be loading its model
+    while metric(server.url, "spaceship_workers_ready") < 2 and time.monotonic() < deadline: time.sleep(0.5)
+    assert metric(server.url, "spaceship_workers_ready") == 2  # both workers' gauges, summed from the shared folder
 
 
 def test_missing_model_is_not_ready_and_not_a_crash_loop(start_server, tmp_path):
