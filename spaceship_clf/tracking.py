@@ -151,6 +151,7 @@ def start_run(project: str,  # ClearML project
     if Task.current_task() is not None:  # one main task per process: finish the previous one first
         Task.current_task().close()
     Task.set_offline(mode == "offline")
+    Task.force_store_standalone_script(True)  # skip git detection: its `git` calls in a thread hung under pytest
     task = Task.init(project_name=project, task_name=name, task_type=task_type, reuse_last_task_id=False,
                      auto_connect_frameworks={"catboost": False, "matplotlib": False}, auto_connect_arg_parser=False,
                      auto_resource_monitoring=mode == "server", output_uri=True if mode == "server" else None)

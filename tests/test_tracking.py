@@ -1,0 +1,103 @@
+"""ClearML tracking, end to end in fresh processes: the offline sessions that a tuning run and a training leave under
+data/clearml/ hold the parameters, scalars, plots, the dataset fingerprint and the model; off means off."""
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import catboost
+import pytest
+
+from test_tune import clean_env, papermill
+
+TRAIN = textwrap.dedent("""
+    import json, sys
+    from spaceship_clf.classifier import My_Classifier_Model
+    from spaceship_clf.data import make_passengers
+    home = sys.argv[1]
+    make_passengers(300, seed=3).to_csv(f"{home}/train.csv", index=False)
+    meta = My_Classifier_Model(f"{home}/model").train(f"{home}/train.csv", cv_folds=2, params=dict(iterations=20, random_seed=0))
+    print(json.dumps({"version": meta["version"], "fingerprint": meta["data_fingerprint"], "clearml": "clearml" in sys.modules}))
+""")
+
+
+def train(home: Path, **env) -> dict:
+    done = subprocess.run([sys.executable, "-c", TRAIN, str(home)], env=clean_env(SPACESHIP_HOME=home, **env),
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "stderr": done.stderr}
+
+
+def open_session(home: Path, tmp: Path) -> Path:
+    "Unzip the one offline session under home/data/clearml (the zip is what gets imported into a server)."
+    zips = list((home / "data" / "clearml" / "offline").glob("*.zip"))
+    assert len(zips) == 1, zips
+    with zipfile.ZipFile(zips[0]) as z: z.extractall(tmp / "session")
+    return tmp / "session"
+
+
+def metrics(session: Path) -> list[dict]:
+    return [m for line in (session / "metrics.jsonl").read_text().splitlines() for m in json.loads(line)]
+
+
+def test_tuning_session_holds_params_scalars_plots_dataset_and_model(tmp_path):
+    home = tmp_path / "home"; home.mkdir()
+    papermill([home], track="offline", n_trials=3)
+    session = open_session(home, tmp_path)
+    task = json.loads((session / "task.json").read_text())
+    assert task["name"] == "tune catboost" and task["project_name"] == "spaceship-clf"
+    params = task["hyperparams"]
+    assert params["tuning"]["n_trials"]["value"] == "3" and params["tuning"]["folds"]["value"] == "2"
+    best = json.loads((home / "model" / "best_params.json").read_text())
+    assert float(params["best_params"]["learning_rate"]["value"]) == pytest.approx(best["params"]["learning_rate"])
+    reported = metrics(session)
+    trials = [m for m in reported if m["type"] == "training_stats_scalar" and m["metric"] == "trial accuracy" and m["variant"] == "trial"]
+    assert sorted(m["iter"] for m in trials) == [0, 1, 2]
+    summary = {m["variant"]: m["value"] for m in reported if m["metric"] == "Summary"}
+    assert summary["best_cv_accuracy"] == pytest.approx(best["cv_accuracy_mean"])
+    assert summary["final_training_seconds"] > 0
+    plots = {m["variant"] for m in reported if m["type"] == "plot" and m["metric"] == "optuna"}
+    assert plots == {"history", "param_importances", "parallel_coordinate"}
+    artifacts = {a["key"]: a for a in task["execution"]["artifacts"]}
+    assert best["data_fingerprint"] in artifacts["dataset"]["type_data"]["preview"]
+    version = (home / "model" / "CURRENT").read_text().strip()
+    [model] = task["offline_output_models"]
+    assert model["init"]["framework"] == "CatBoost" and model["init"]["config_dict"]["version"] == version
+    assert model["init"]["config_dict"]["params"] == best["params"]
+    weights = session / "models" / "model.cbm"
+    assert weights.read_bytes() == (home / "model" / "versions" / version / "model.cbm").read_bytes()
+    catboost.CatBoostClassifier().load_model(str(weights))  # a real, loadable model
+
+
+def test_training_session_holds_params_cv_and_model(tmp_path):
+    out = train(tmp_path, SPACESHIP_TRACKING="offline")
+    session = open_session(tmp_path, tmp_path)
+    task = json.loads((session / "task.json").read_text())
+    assert task["name"] == "train catboost"
+    assert task["hyperparams"]["catboost"]["iterations"]["value"] == "20"
+    assert task["hyperparams"]["training"]["version"]["value"] == out["version"]
+    folds = [m for m in metrics(session) if m["metric"] == "cv accuracy"]
+    assert len(folds) == 2 and all(0.5 < m["value"] <= 1 for m in folds)
+    artifacts = {a["key"]: a for a in task["execution"]["artifacts"]}
+    assert out["fingerprint"] in artifacts["dataset"]["type_data"]["preview"]
+    assert task["offline_output_models"][0]["init"]["config_dict"]["version"] == out["version"]
+    assert (session / "models" / "model.cbm").exists()
+
+
+def test_tracking_off_imports_nothing_and_writes_nothing(tmp_path):
+    out = train(tmp_path, SPACESHIP_TRACKING="off")
+    assert out["clearml"] is False
+    assert not (tmp_path / "data" / "clearml").exists()
+    assert (tmp_path / "model" / "versions" / out["version"] / "model.cbm").exists()
+
+
+def test_unreachable_server_falls_back_to_an_offline_session(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    out = train(tmp_path, CLEARML_API_HOST=f"http://127.0.0.1:{port}", CLEARML_API_ACCESS_KEY="x", CLEARML_API_SECRET_KEY="y",
+                HOME=tmp_path, CLEARML_CONFIG_FILE=tmp_path / "none.conf")
+    assert "not reachable" in out["stderr"]
+    assert open_session(tmp_path, tmp_path).joinpath("task.json").exists()
