@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,8 +24,8 @@ from .core import Settings, SpaceshipError, atomic_write_text, get_logger
 from .data import TARGET, feature_frame, fingerprint, load_passengers, make_passengers, passenger_columns
 
 # %% auto #0
-__all__ = ['log', 'PLOTS', 'project_home', 'run_settings', 'training_data', 'open_storage', 'suggest_params', 'cv_objective',
-           'run_study', 'best_params', 'save_best_params', 'save_plots', 'trial_reporter']
+__all__ = ['log', 'PLOTS', 'project_home', 'run_settings', 'training_data', 'open_storage', 'public_url', 'suggest_params',
+           'cv_objective', 'run_study', 'best_params', 'save_best_params', 'save_plots', 'trial_reporter']
 
 # %% ../nbs/03_tune.ipynb #dc7369b6
 log = get_logger("tune")
@@ -71,7 +73,23 @@ def open_storage(url: str | None,  # see the table above; None: sqlite under dat
         path = settings.home / url[len("sqlite:///"):]
         path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{path}"
-    return url, re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
+    return _rdb_storage(url), public_url(url)
+
+def public_url(url: str) -> str:
+    "`url` with its password replaced by ***."
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
+
+def _rdb_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    "Open a database storage; workers that create the tables of a fresh database at the same moment collide, so retry."
+    from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError
+    for attempt in range(attempts):
+        try: return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError) as e:  # two CREATE TABLEs racing: the other worker won, try again
+            if attempt == attempts - 1: raise SpaceshipError(f"cannot open the Optuna storage {public_url(url)}: {type(e).__name__}") from e
+            time.sleep(0.5 + random.random())
+        except SQLAlchemyError as e:
+            raise SpaceshipError(f"cannot open the Optuna storage {public_url(url)}: {type(e).__name__} "
+                                 f"({str(e).splitlines()[0][:200]}); check the URL, the server and the driver") from e
 
 # %% ../nbs/03_tune.ipynb #d1a3278b
 def suggest_params(trial: optuna.Trial,  # the trial that picks the values

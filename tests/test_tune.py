@@ -3,10 +3,14 @@
 Synthetic passengers and tiny trials keep this to about a minute on two cores; the real-data check runs only when
 ../shared/data/spaceship-titanic exists.
 """
+import glob
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -103,24 +107,65 @@ import sys
 from spaceship_clf.data import make_passengers, validate_passengers
 from spaceship_clf.tune import run_study, open_storage, run_settings
 frame = validate_passengers(make_passengers(300, seed=1).astype(str).replace("None", ""), require_target=True)
-settings = run_settings(sys.argv[1])
-storage, _ = open_storage("data/optuna.journal", settings)
-run_study(frame, "shared", storage, n_trials=int(sys.argv[2]), n_folds=2, max_iterations=20, worker=int(sys.argv[3]), thread_count=1)
+storage, _ = open_storage(sys.argv[2], run_settings(sys.argv[1]))
+run_study(frame, "shared", storage, n_trials=int(sys.argv[3]), n_folds=2, max_iterations=20, worker=int(sys.argv[4]), thread_count=1)
 """
 
 
-def test_two_processes_share_one_journal_study(tmp_path):
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), "4", str(w)], env=clean_env(SPACESHIP_TRACKING="off"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(2)]
+def postgres_bin(name: str) -> str | None:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
+    return found
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    "A throwaway PostgreSQL server on 127.0.0.1 (the Debian postgresql package); skips when there is none."
+    if not (postgres_bin("initdb") and postgres_bin("pg_ctl")): pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="spaceship-pg-")); folder.chmod(0o777)  # pytest's tmp folders are private to root
+    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []  # initdb refuses to run as root
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    pg_ctl = as_user + [postgres_bin("pg_ctl"), "-D", str(folder / "db")]
+    if as_user and not shutil.which("runuser"): pytest.skip("running as root without runuser: initdb cannot run")
+    subprocess.run(as_user + [postgres_bin("initdb"), "-D", str(folder / "db"), "-U", "optuna", "--auth=trust"], check=True,
+                   capture_output=True, timeout=120)
+    subprocess.run(pg_ctl + ["-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "-l", str(folder / "pg.log"), "-w",
+                             "-t", "60", "start"], check=True, capture_output=True, timeout=90)
+    try:
+        import psycopg2
+        db = psycopg2.connect(host="127.0.0.1", port=port, user="optuna", dbname="postgres"); db.autocommit = True
+        db.cursor().execute("CREATE DATABASE optuna"); db.close()
+        yield f"postgresql+psycopg2://optuna@127.0.0.1:{port}/optuna"  # SQLAlchemy 2.1 defaults to psycopg 3
+    finally:
+        subprocess.run(pg_ctl + ["-m", "fast", "-w", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_workers(home: Path, storage: str, n_workers: int = 2, n_trials: int = 4):
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(home), storage, str(n_trials), str(w)],
+                                env=clean_env(SPACESHIP_TRACKING="off"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for w in range(n_workers)]
     for w in workers:
         _, err = w.communicate(timeout=240)
         assert w.returncode == 0, err[-2000:]
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "data" / "optuna.journal")))
-    trials = optuna.load_study(study_name="shared", storage=storage).trials
-    assert len(trials) == 8  # 4 + 4: every trial of both workers landed in the one study
-    assert sorted(t.number for t in trials) == list(range(8))
+
+
+def assert_trials_add_up(trials, expected: int):
+    assert len(trials) == expected  # every trial of every worker landed in the one study
+    assert sorted(t.number for t in trials) == list(range(expected))
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
-    assert len({tuple(sorted(t.params.items())) for t in trials}) == 8  # workers did not try the same points
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == expected  # workers did not try the same points
+
+
+def test_two_processes_share_one_journal_study(tmp_path):
+    run_workers(tmp_path, "data/optuna.journal")
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "data" / "optuna.journal")))
+    assert_trials_add_up(optuna.load_study(study_name="shared", storage=storage).trials, 8)
+
+
+def test_two_processes_share_one_postgresql_study(tmp_path, postgres):
+    run_workers(tmp_path, postgres)
+    assert_trials_add_up(optuna.load_study(study_name="shared", storage=postgres).trials, 8)
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="the competition data is not in ../shared/data/spaceship-titanic")
