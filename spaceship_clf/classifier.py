@@ -252,22 +252,20 @@ class My_Classifier_Model:
 
 # %% ../nbs/04_classifier.ipynb #9aed6460
 def _chunks_with_whole_groups(path, chunk_rows: int):
-    "Validated frames of about `chunk_rows` rows that never split a travel group across two frames."
+    "Raw frames of about `chunk_rows` rows that never split a travel group across two frames (index: row positions in the file)."
     carry = None
-    for raw in read_csv(path, chunksize=chunk_rows):
-        raw = raw if carry is None else pd.concat([carry, raw], ignore_index=True)
-        group = travel_group(raw[ID].astype(str).to_numpy())
-        tail = group == group[-1]
+    for raw in read_csv(path, chunk_rows=chunk_rows):
+        raw = raw if carry is None else pd.concat([carry, raw])  # indices stay the rows' positions in the file
+        last = raw[ID].iloc[-1]  # the last travel group of the chunk may go on in the next one: hold it back
+        group = raw[ID].str.slice(0, -3)  # vectorised: pandas 3 keeps the text in Arrow
+        tail = (group == last[:-3]).to_numpy(dtype=bool, na_value=False) if isinstance(last, str) else np.zeros(len(raw), bool)
         carry, raw = raw[tail], raw[~tail]
         if len(raw): yield raw
     if carry is not None and len(carry): yield carry
 
 def _predict_chunks(self, dataset, chunk_rows: int):
-    line = 2
     for raw in _chunks_with_whole_groups(dataset, chunk_rows):
-        raw.index = pd.RangeIndex(line - 2, line - 2 + len(raw))  # error messages name lines of the whole file
-        frame = validate_passengers(raw, str(dataset))
-        line += len(raw)
+        frame = validate_passengers(raw, str(dataset))  # errors name lines of the whole file (the index)
         proba = self.bundle.predict_proba(passenger_columns(frame))
         yield frame[ID], proba
 

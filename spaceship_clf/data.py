@@ -5,6 +5,7 @@
 # %% ../nbs/01_eda.ipynb #595b1787
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from collections.abc import Mapping
@@ -12,14 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from .core import DataError, get_logger
 
 # %% auto #0
 __all__ = ['ID', 'TARGET', 'CATEGORIES', 'TEXT_COLUMNS', 'BOOL_COLUMNS', 'SPEND_COLUMNS', 'NUMBER_COLUMNS', 'RAW_COLUMNS',
-           'LIMITS', 'ID_PATTERN', 'CABIN_PATTERN', 'log', 'MISSING', 'CAT_FEATURES', 'NUM_FEATURES', 'FEATURES',
-           'validate_passengers', 'read_csv', 'load_passengers', 'passenger_columns', 'travel_group', 'add_features',
-           'feature_frame', 'make_passengers', 'fingerprint']
+           'LIMITS', 'ID_PATTERN', 'CABIN_PATTERN', 'log', 'MISSING', 'DECK_HOME', 'CAT_FEATURES', 'NUM_FEATURES',
+           'FEATURES', 'GROUP_SHARED', 'validate_passengers', 'read_csv', 'load_passengers', 'passenger_columns',
+           'travel_group', 'add_features', 'feature_frame', 'make_passengers', 'fingerprint']
 
 # %% ../nbs/01_eda.ipynb #1a526da8
 ID = "PassengerId"
@@ -34,49 +38,71 @@ SPEND_COLUMNS = ("RoomService", "FoodCourt", "ShoppingMall", "Spa", "VRDeck")
 NUMBER_COLUMNS = ("Age",) + SPEND_COLUMNS
 RAW_COLUMNS = (ID, "HomePlanet", "CryoSleep", "Cabin", "Destination", "Age", "VIP") + SPEND_COLUMNS + ("Name",)
 LIMITS = {"Age": (0.0, 200.0), **{c: (0.0, 1e7) for c in SPEND_COLUMNS}}  # inclusive ranges
-ID_PATTERN = r"\d{4,}_\d{2}"  # gggg_pp; more group digits are accepted for files bigger than Kaggle's
-CABIN_PATTERN = r"[^/\s]+/\d+/[PS]"
+ID_PATTERN = r"[0-9]{4,}_[0-9]{2}"  # gggg_pp; more group digits are accepted for files bigger than Kaggle's
+CABIN_PATTERN = r"[^/\s]+/[0-9]+/[PS]"
 
 # %% ../nbs/01_eda.ipynb #1297391d
 log = get_logger("data")
 
-def _bad_rows(mask: np.ndarray, limit: int = 5) -> str:
-    "The first offending rows as line numbers of the file (header is line 1)."
+def _bad_rows(mask: np.ndarray, index=None, limit: int = 5) -> str:
+    "The first offending rows as line numbers of the file (header is line 1; `index` holds each row's position in the file)."
     rows = np.flatnonzero(mask)
-    shown = ", ".join(str(r + 2) for r in rows[:limit])
+    lines = (rows if index is None else np.asarray(index)[rows]) + 2
+    shown = ", ".join(str(r) for r in lines[:limit])
     return f"line{'s' if len(rows) > 1 else ''} {shown}{' ...' if len(rows) > limit else ''} ({len(rows)} row{'s' if len(rows) > 1 else ''})"
 
-def _as_text(s: pd.Series) -> pd.Series:
-    "Strings with surrounding blanks stripped; blank means missing (pd.NA)."
-    text = s.astype("string").str.strip()
-    return text.mask(text == "")
+_NULL = pa.scalar(None, pa.string())
 
-def _as_object(text: pd.Series) -> pd.Series:
+def _as_text(s: pd.Series) -> pa.ChunkedArray:
+    "A column as Arrow strings, surrounding blanks stripped, blank as missing (null)."
+    if not isinstance(s.dtype, pd.StringDtype): s = s.astype(str)  # pandas 3: keeps missing values missing
+    text = pc.utf8_trim_whitespace(pa.array(s))  # zero-copy: pandas 3 keeps `str` columns in Arrow
+    return pc.if_else(pc.equal(text, ""), _NULL, text)
+
+def _flags(mask) -> np.ndarray:
+    "An Arrow boolean column as a numpy mask (missing counts as False)."
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+def _as_object(text: pa.ChunkedArray) -> np.ndarray:
     "Text as plain Python strings, None where missing (what the feature function expects)."
-    return pd.Series(text.to_numpy(dtype=object, na_value=None), index=text.index, dtype=object)
+    return text.to_numpy(zero_copy_only=False)
 
-_TRUE, _FALSE = ["true", "1", "1.0", "yes"], ["false", "0", "0.0", "no"]
+def _as_category(text: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    "Few-valued text as Python strings, one object per distinct value (one Arrow hash pass), and the distinct values."
+    encoded = pc.dictionary_encode(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
+    distinct = encoded.dictionary.to_pylist()
+    return np.array(distinct + [None], dtype=object)[pc.fill_null(encoded.indices, -1).to_numpy()], distinct
 
-def _as_bool(s: pd.Series, column: str, source: str) -> pd.Series:
+def _first(text: pa.ChunkedArray, mask: np.ndarray):
+    return text[int(np.flatnonzero(mask)[0])].as_py()
+
+_TRUE, _FALSE = pa.array(["true", "1", "1.0", "yes"]), pa.array(["false", "0", "0.0", "no"])
+_BOOLS = np.array([None, False, True], dtype=object)
+
+def _as_bool(s: pd.Series, column: str, source: str, index=None) -> np.ndarray:
     "True/False (any case, or 1/0); missing stays missing (None); anything else is an error."
-    text = _as_text(s).str.lower()
-    bad = (text.notna() & ~text.isin(_TRUE + _FALSE)).to_numpy(dtype=bool, na_value=False)
+    text = pc.utf8_lower(_as_text(s))
+    true, false = _flags(pc.is_in(text, value_set=_TRUE)), _flags(pc.is_in(text, value_set=_FALSE))
+    bad = _flags(pc.is_valid(text)) & ~true & ~false
     if bad.any():
-        raise DataError(f"{source}: column {column!r} must be True or False, got {text[bad].iloc[0]!r} at {_bad_rows(bad)}; fix those values or leave them empty")
-    return pd.Series(np.where(text.isna(), None, text.isin(_TRUE)), index=s.index, dtype=object)
+        raise DataError(f"{source}: column {column!r} must be True or False, got {_first(text, bad)!r} at {_bad_rows(bad, index)}; fix those values or leave them empty")
+    return _BOOLS[true * 2 + false]
 
-def _as_number(s: pd.Series, column: str, source: str) -> pd.Series:
+def _as_number(s: pd.Series, column: str, source: str, index=None) -> np.ndarray:
     "Floats within the column's limits; missing stays NaN; text, infinities and out-of-range values are errors."
     text = _as_text(s)
-    num = pd.to_numeric(text, errors="coerce").astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-    bad = text.notna().to_numpy() & np.isnan(num)
+    try:
+        num = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # some value is not a number: find which (pandas reads what Arrow refused, or names it)
+        num = pd.to_numeric(pd.Series(_as_object(text), dtype=object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = _flags(pc.is_valid(text)) & np.isnan(num)
     if bad.any():
-        raise DataError(f"{source}: column {column!r} must be a number, got {text[bad].iloc[0]!r} at {_bad_rows(bad)}; fix those values or leave them empty")
+        raise DataError(f"{source}: column {column!r} must be a number, got {_first(text, bad)!r} at {_bad_rows(bad, index)}; fix those values or leave them empty")
     lo, hi = LIMITS[column]
     out = ~np.isnan(num) & ~((num >= lo) & (num <= hi))
     if out.any():
-        raise DataError(f"{source}: column {column!r} must be between {lo:g} and {hi:g}, got {num[out][0]!r} at {_bad_rows(out)}; fix those values or leave them empty")
-    return pd.Series(num, index=s.index)
+        raise DataError(f"{source}: column {column!r} must be between {lo:g} and {hi:g}, got {num[out][0]!r} at {_bad_rows(out, index)}; fix those values or leave them empty")
+    return num
 
 # %% ../nbs/01_eda.ipynb #d1783aca
 def validate_passengers(raw: pd.DataFrame, source: str = "data", require_target: bool = False) -> pd.DataFrame:
@@ -89,42 +115,79 @@ def validate_passengers(raw: pd.DataFrame, source: str = "data", require_target:
         raise DataError(f"{source}: no {TARGET!r} column; training needs the labelled Kaggle train.csv")
     if len(raw) == 0:
         raise DataError(f"{source}: no passengers (only a header); give a file with at least one row")
-    out = pd.DataFrame(index=raw.index)
+    index = raw.index if pd.api.types.is_integer_dtype(raw.index) else None
+    out = {}
     ids = _as_text(raw[ID])
-    bad = (~ids.fillna("").str.fullmatch(ID_PATTERN)).to_numpy(dtype=bool)
+    bad = ~_flags(pc.match_substring_regex(ids, f"^{ID_PATTERN}$"))
     if bad.any():
-        raise DataError(f"{source}: {ID!r} must look like 0001_01 (group_number), got {ids[bad].iloc[0]!r} at {_bad_rows(bad)}")
-    dup = ids.duplicated().to_numpy()
-    if dup.any():
-        raise DataError(f"{source}: {ID!r} must be unique, {ids[dup].iloc[0]!r} repeats at {_bad_rows(dup)}")
+        raise DataError(f"{source}: {ID!r} must look like 0001_01 (group_number), got {_first(ids, bad)!r} at {_bad_rows(bad, index)}")
     out[ID] = _as_object(ids)
+    if pc.count_distinct(ids).as_py() < len(ids):  # one Arrow hash pass; which rows repeat only when some do
+        dup = pd.Index(out[ID]).duplicated()
+        raise DataError(f"{source}: {ID!r} must be unique, {out[ID][dup][0]!r} repeats at {_bad_rows(dup, index)}")
     for c in CATEGORIES:
-        text = _as_text(raw[c])
-        unknown = (text.notna() & ~text.isin(CATEGORIES[c])).to_numpy(dtype=bool, na_value=False)
-        if unknown.any():
+        out[c], distinct = _as_category(_as_text(raw[c]))
+        unknown = [v for v in distinct if v not in CATEGORIES[c]]
+        if unknown:
             log.warning("%s: column %r has values never seen in training (%s); they are treated as unknown",
-                        source, c, ", ".join(map(repr, text[unknown].unique()[:5])))
-        out[c] = _as_object(text)
-    cabin = _as_text(raw["Cabin"])
-    bad = (cabin.notna() & ~cabin.fillna("").str.fullmatch(CABIN_PATTERN)).to_numpy(dtype=bool, na_value=False)
-    if bad.any():
-        raise DataError(f"{source}: 'Cabin' must look like deck/number/side (e.g. F/123/S), got {cabin[bad].iloc[0]!r} at {_bad_rows(bad)}; fix it or leave it empty")
+                        source, c, ", ".join(map(repr, unknown[:5])))
     for c in TEXT_COLUMNS:
-        out[c] = _as_object(_as_text(raw[c]))
+        text = _as_text(raw[c])
+        if c == "Cabin":
+            bad = _flags(pc.is_valid(text)) & ~_flags(pc.match_substring_regex(text, f"^{CABIN_PATTERN}$"))
+            if bad.any():
+                raise DataError(f"{source}: 'Cabin' must look like deck/number/side (e.g. F/123/S), got {_first(text, bad)!r} at {_bad_rows(bad, index)}; fix it or leave it empty")
+        out[c] = _as_object(text)
     for c in BOOL_COLUMNS:
-        out[c] = _as_bool(raw[c], c, source)
+        out[c] = _as_bool(raw[c], c, source, index)
     for c in NUMBER_COLUMNS:
-        out[c] = _as_number(raw[c], c, source)
+        out[c] = _as_number(raw[c], c, source, index)
     if TARGET in raw.columns:
-        target = _as_bool(raw[TARGET], TARGET, source)
-        empty = target.isna().to_numpy()
+        target = _as_bool(raw[TARGET], TARGET, source, index)
+        empty = pd.isna(target)
         if require_target and empty.any():
-            raise DataError(f"{source}: {TARGET!r} is empty at {_bad_rows(empty)}; every training row needs True or False")
+            raise DataError(f"{source}: {TARGET!r} is empty at {_bad_rows(empty, index)}; every training row needs True or False")
         out[TARGET] = target
-    return out[[c for c in RAW_COLUMNS + (TARGET,) if c in out.columns]].reset_index(drop=True)
+    return pd.DataFrame({c: pd.Series(out[c], dtype=out[c].dtype, copy=False)  # object stays object (not pandas 3's `str`)
+                         for c in RAW_COLUMNS + (TARGET,) if c in out})
 
-# %% ../nbs/01_eda.ipynb #99f28c0f
-def read_csv(path, source: str | None = None, **kwargs) -> pd.DataFrame:
+# %% ../nbs/01_eda.ipynb #47c5f2c6
+def _not_readable(source: str, e: Exception) -> DataError:
+    detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+    return DataError(f"{source}: not a readable CSV file ({type(e).__name__}: {detail}); pass a comma-separated Kaggle file")
+
+def _csv_batches(path: Path, source: str, chunk_rows: int):
+    "The file as pandas frames of text columns, about `chunk_rows` rows each (missing as NaN), indexed by row position."
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader([f.readline()]), [])
+        if not header or not any(h.strip() for h in header):
+            raise DataError(f"{source}: the file is empty; pass a Kaggle CSV with a header and passenger rows")
+        names = [h.strip() for h in header]
+        reader = pa_csv.open_csv(
+            path, read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
+            convert_options=pa_csv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                  strings_can_be_null=True, null_values=[""]))
+        start, rows, pending = 0, 0, []
+        def frame_of(table: pa.Table) -> pd.DataFrame:
+            nonlocal start
+            frame = table.to_pandas()  # pandas 3: Arrow-backed `str` columns, no copy
+            frame.index = pd.RangeIndex(start, start + len(frame)); start += len(frame)
+            return frame
+        for batch in reader:
+            pending.append(batch); rows += len(batch)
+            while rows >= chunk_rows:
+                table = pa.Table.from_batches(pending)
+                yield frame_of(table.slice(0, chunk_rows))
+                rest = table.slice(chunk_rows); pending, rows = rest.to_batches(), len(rest)
+        if rows or start == 0:
+            yield frame_of(pa.Table.from_batches(pending, schema=reader.schema))
+    except (UnicodeDecodeError, pa.ArrowInvalid, csv.Error, ValueError) as e:
+        raise _not_readable(source, e) from e
+
+def read_csv(path, source: str | None = None,  # how error messages name the file (default: its path)
+             chunk_rows: int | None = None,  # None: the whole file as one frame; else an iterator of frames this big
+             ):
     "Read a CSV as text, turning every way it can fail into a `DataError` that says what to do."
     path = Path(path); source = source or str(path)
     if not path.exists():
@@ -133,11 +196,8 @@ def read_csv(path, source: str | None = None, **kwargs) -> pd.DataFrame:
         raise DataError(f"{source}: is a folder, not a CSV file; pass the path of the CSV inside it")
     if path.stat().st_size == 0:
         raise DataError(f"{source}: the file is empty; pass a Kaggle CSV with a header and passenger rows")
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **kwargs)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        raise DataError(f"{source}: not a readable CSV file ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]}); "
-                        "pass a comma-separated Kaggle file") from e
+    batches = _csv_batches(path, source, chunk_rows or 1 << 62)
+    return batches if chunk_rows else next(batches)
 
 def load_passengers(path, require_target: bool = False) -> pd.DataFrame:
     "Read and validate a passenger CSV (Kaggle's train.csv or test.csv format)."
@@ -145,94 +205,121 @@ def load_passengers(path, require_target: bool = False) -> pd.DataFrame:
     log.info("loaded %d passengers from %s", len(frame), path)
     return frame
 
-# %% ../nbs/01_eda.ipynb #0f1cc3d3
+# %% ../nbs/01_eda.ipynb #5607572d
 def passenger_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     "Validated passengers as numpy columns: text as object arrays (None = missing), booleans and numbers as float (NaN = missing)."
     cols = {c: frame[c].to_numpy(dtype=object) for c in (ID, *CATEGORIES, *TEXT_COLUMNS)}
     for c in BOOL_COLUMNS:
-        cols[c] = pd.to_numeric(frame[c].astype("float64"), errors="coerce").to_numpy(dtype="float64")
+        cols[c] = np.asarray(frame[c].to_numpy(), dtype="float64")  # None -> NaN
     for c in NUMBER_COLUMNS:
         cols[c] = frame[c].to_numpy(dtype="float64")
     return cols
 
-# %% ../nbs/01_eda.ipynb #5607572d
+# %% ../nbs/01_eda.ipynb #f38a4778
 MISSING = "missing"  # CatBoost rejects NaN in categorical features: missing is a category of its own
-
-def _missing(a: np.ndarray) -> np.ndarray: return pd.isna(a)
-
-def _part(text: np.ndarray, sep: str, i: int) -> np.ndarray:
-    "Part `i` of each string split on `sep` (None where the string is missing)."
-    return np.array([t.split(sep)[i] if isinstance(t, str) else None for t in text], dtype=object)
-
-def _group_counts(keys: np.ndarray) -> np.ndarray:
-    "How many rows share each row's key (NaN where the key is missing)."
-    known = ~_missing(keys)
-    counts = np.full(len(keys), np.nan)
-    if known.any():
-        _, inverse, n = np.unique(keys[known].astype(str), return_inverse=True, return_counts=True)
-        counts[known] = n[inverse]
-    return counts
-
-def _fill_from_group(values: np.ndarray, group: np.ndarray) -> np.ndarray:
-    "Missing values taken from the first group-mate who has one (travel groups share a home planet, a deck, a side)."
-    missing = _missing(values)
-    if not missing.any() or missing.all(): return values
-    _, inverse = np.unique(group, return_inverse=True)
-    first = np.full(inverse.max() + 1, None, dtype=object)
-    first[inverse[~missing][::-1]] = values[~missing][::-1]  # reversed so the first known value wins
-    return np.where(missing, first[inverse], values)
 
 def travel_group(ids) -> np.ndarray:
     "The travel group of each `PassengerId` (`gggg` of `gggg_pp`)."
     return np.array([pid[:-3] for pid in ids], dtype=object)
 
-def _category(values: np.ndarray) -> np.ndarray:
-    "Strings for CatBoost, missing as its own token."
-    return np.where(_missing(values), MISSING, values).astype(str).astype(object)
+def _group_positions(ids) -> np.ndarray:
+    "The `pp` of each `gggg_pp` as a float, read from the last two bytes of each id (ids are validated ASCII)."
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    text = np.frombuffer("".join(ids).encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+    ends = np.cumsum(lengths)
+    return (text[ends - 2] * 10 + text[ends - 1]).astype("float64")
 
-# %% ../nbs/01_eda.ipynb #50b85fe8
+def _factorize(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of several key columns from one hash pass (`pd.factorize`), one column per key (compare codes within a key only).
+    The first key's codes run 0, 1, ... in order of first appearance, so its distinct values start the returned uniques."""
+    codes, uniques = pd.factorize(np.concatenate(keys))  # -1 where a key is missing
+    return codes.reshape(len(keys), -1).T, uniques
+
+def _counts(codes: np.ndarray) -> np.ndarray:
+    "For each row and key (column), how many rows share the key (NaN where it is missing): one `bincount` for all keys."
+    k = codes.shape[1]; size = codes.max() + 2  # bin size - 1 collects the missing
+    bins = np.where(codes < 0, size - 1, codes) + np.arange(k) * size  # each key counts in its own range of bins
+    counts = np.bincount(bins.ravel(), minlength=k * size)[bins].astype("float64")
+    counts[codes < 0] = np.nan
+    return counts
+
+def _fill_from_group(values: np.ndarray, missing: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Missing values (rows x columns) taken from the first group-mate who has one; also returns what is still missing."
+    rows, cols = np.nonzero(~missing)
+    first = np.full((group.max() + 1, values.shape[1]), -1, dtype=np.int32)
+    first[group[rows[::-1]], cols[::-1]] = rows[::-1]  # reversed so the first known row of each group wins
+    source = np.where(missing, first[group], np.arange(len(values))[:, None])
+    return values[np.maximum(source, 0), np.arange(values.shape[1])], source < 0
+
+DECK_HOME = {"A": "Europa", "B": "Europa", "C": "Europa", "T": "Europa", "G": "Earth"}  # decks with one home planet (EDA)
+
+def _cabin_parts(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    "Deck, side, number (float) and the home planet its deck implies, for each row: each distinct cabin is split once."
+    parts = [c.split("/") for c in uniques[:codes.max() + 1]]  # cabins come first among the uniques (`_factorize`)
+    deck = np.array([p[0] for p in parts] + [None], dtype=object)
+    side = np.array([p[2] for p in parts] + [None], dtype=object)
+    number = np.array([float(p[1]) for p in parts] + [np.nan])
+    home = np.array([DECK_HOME.get(p[0]) for p in parts] + [None], dtype=object)
+    return deck[codes], side[codes], number[codes], home[codes]  # code -1 (no cabin) picks the trailing missing value
+
+def _positions(ids) -> np.ndarray:
+    "The `pp` of each `gggg_pp` as a float, read from the last two bytes of each id (ids are validated ASCII)."
+    ends = np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
+    digits = np.frombuffer("".join(ids).encode("ascii"), dtype=np.uint8)
+    return (digits[ends - 2] * 10.0 + digits[ends - 1]) - 528.0  # 528 = 48 * 10 + 48, the code of "0" twice
+
+# %% ../nbs/01_eda.ipynb #75d1b077
 CAT_FEATURES = ["HomePlanet", "Destination", "Deck", "Side"]
 NUM_FEATURES = ["CryoSleep", "VIP", "Age", *SPEND_COLUMNS, "TotalSpend", "AmenitiesUsed", "NoSpend",
                 "GroupSize", "Solo", "GroupPosition", "CabinNumber", "CabinRegion", "CabinMates", "FamilySize"]
 FEATURES = CAT_FEATURES + NUM_FEATURES
+GROUP_SHARED = ("HomePlanet", "Destination", "Deck", "Side")  # filled from travel-group mates when missing (EDA)
 
 def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     "The model's columns (`FEATURES`) computed from raw passenger columns (see `passenger_columns`)."
-    group = travel_group(p[ID])
-    spend = np.column_stack([p[c] for c in SPEND_COLUMNS]).astype("float64")
-    cryo = p["CryoSleep"].astype("float64").copy()
-    known_spend = np.nansum(spend, axis=1)
-    cryo[np.isnan(cryo) & (known_spend > 0)] = 0.0  # anyone who spent was awake
-    asleep_or_child = (cryo == 1.0) | (p["Age"] < 13)  # sleepers and children are not billed
-    spend[np.isnan(spend) & asleep_or_child[:, None]] = 0.0
-    f = {
-        "HomePlanet": _category(_fill_from_group(p["HomePlanet"], group)),
-        "Destination": _category(p["Destination"]),
-        "Deck": _category(_fill_from_group(_part(p["Cabin"], "/", 0), group)),
-        "Side": _category(_fill_from_group(_part(p["Cabin"], "/", 2), group)),
-        "CryoSleep": cryo, "VIP": p["VIP"].astype("float64"), "Age": p["Age"].astype("float64"),
-    }
-    for i, c in enumerate(SPEND_COLUMNS): f[c] = spend[:, i]
-    all_unknown = np.isnan(spend).all(axis=1)
-    f["TotalSpend"] = np.where(all_unknown, np.nan, np.nansum(spend, axis=1))  # unknown is not "spent nothing"
-    f["AmenitiesUsed"] = (np.nan_to_num(spend) > 0).sum(axis=1).astype("float64")
-    f["NoSpend"] = np.where(all_unknown, np.nan, (f["TotalSpend"] == 0).astype("float64"))
-    f["GroupSize"] = _group_counts(group)
-    f["Solo"] = (f["GroupSize"] == 1).astype("float64")
-    f["GroupPosition"] = np.array([int(pid[-2:]) for pid in p[ID]], dtype="float64")
-    number = _part(p["Cabin"], "/", 1)
-    f["CabinNumber"] = np.array([np.nan if n is None else float(n) for n in number])
-    f["CabinRegion"] = np.floor(f["CabinNumber"] / 300)  # the ship's sections: transport rates differ by region
-    f["CabinMates"] = _group_counts(p["Cabin"])
-    surname = np.array([n.split()[-1] if isinstance(n, str) else None for n in p["Name"]], dtype=object)
-    f["FamilySize"] = _group_counts(surname)  # missing names stay unknown, not one giant family
+    ids = p[ID]
+    surname = np.array([n.rsplit(None, 1)[-1] if isinstance(n, str) else None for n in p["Name"]], dtype=object)
+    codes, uniques = _factorize(np.asarray(p["Cabin"], dtype=object), travel_group(ids), surname)
+    deck, side, number, deck_home = _cabin_parts(codes[:, 0], uniques)
+    group = codes[:, 1]
+    cats = np.array([p["HomePlanet"], p["Destination"], deck, side], dtype=object).T  # rows x CAT_FEATURES
+    missing = pd.isna(cats)
+    filled, still = _fill_from_group(cats, missing, group)
+    own = [j for j, c in enumerate(CAT_FEATURES) if c not in GROUP_SHARED]  # these keep their own missing values
+    if own: filled[:, own], still[:, own] = cats[:, own], missing[:, own]
+    by_deck = still[:, 0] & (deck_home != None)  # noqa: E711 (elementwise); decks A, B, C, T carry only Europa, G only Earth
+    filled[by_deck, 0], still[by_deck, 0] = deck_home[by_deck], False
+    cats = np.where(still, MISSING, filled)
+    spend = np.array([p[c] for c in SPEND_COLUMNS], dtype="float64").T  # rows x SPEND_COLUMNS
+    cryo = np.array(p["CryoSleep"], dtype="float64")
+    age = np.asarray(p["Age"], dtype="float64")
+    unknown = np.isnan(spend)
+    cryo[np.isnan(cryo) & (np.where(unknown, 0.0, spend).sum(axis=1) > 0)] = 0.0  # anyone who spent was awake
+    spend[unknown & ((cryo == 1.0) | (age < 13))[:, None]] = 0.0  # sleepers and children are not billed
+    unknown = np.isnan(spend)
+    all_unknown = unknown.all(axis=1)
+    total = np.where(unknown, 0.0, spend).sum(axis=1)
+    counts = _counts(codes)
+    f = {name: cats[:, j] for j, name in enumerate(CAT_FEATURES)}
+    f.update({"CryoSleep": cryo, "VIP": np.asarray(p["VIP"], dtype="float64"), "Age": age})
+    f.update({c: spend[:, i] for i, c in enumerate(SPEND_COLUMNS)})
+    f["TotalSpend"] = np.where(all_unknown, np.nan, total)  # unknown is not "spent nothing"
+    f["AmenitiesUsed"] = (spend > 0).sum(axis=1).astype("float64")
+    f["NoSpend"] = np.where(all_unknown, np.nan, total == 0)
+    f["GroupSize"] = counts[:, 1]
+    f["Solo"] = (counts[:, 1] == 1).astype("float64")
+    f["GroupPosition"] = _positions(ids)
+    f["CabinNumber"] = number
+    f["CabinRegion"] = np.floor(number / 300)  # the ship's sections: transport rates differ by region
+    f["CabinMates"] = counts[:, 0]
+    f["FamilySize"] = counts[:, 2]  # missing names stay unknown, not one giant family
     return {name: f[name] for name in FEATURES}
 
 def feature_frame(p: Mapping[str, np.ndarray]) -> pd.DataFrame:
     "`add_features` as a DataFrame in model column order (for training and analysis)."
     return pd.DataFrame(add_features(p), columns=FEATURES)
 
-# %% ../nbs/01_eda.ipynb #32bc543c
+# %% ../nbs/01_eda.ipynb #6bd5629e
 def make_passengers(n: int = 1000, seed: int = 0, labelled: bool = True, missing_rate: float = 0.02) -> pd.DataFrame:
     "A frame of `n` synthetic passengers in the Kaggle format (with `Transported` when `labelled`)."
     rng = np.random.default_rng(seed)
@@ -262,7 +349,7 @@ def make_passengers(n: int = 1000, seed: int = 0, labelled: bool = True, missing
     if labelled: frame[TARGET] = logit > np.median(logit)
     return frame
 
-# %% ../nbs/01_eda.ipynb #439977b4
+# %% ../nbs/01_eda.ipynb #3e6a28b7
 def fingerprint(frame: pd.DataFrame) -> str:
     "A short, order-sensitive hash of a frame's content."
     return hashlib.sha256(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes()).hexdigest()[:16]
