@@ -273,7 +273,7 @@ CAT_FEATURES = ["HomePlanet", "Destination", "Deck", "Side"]
 NUM_FEATURES = ["CryoSleep", "VIP", "Age", *SPEND_COLUMNS, "TotalSpend", "AmenitiesUsed", "NoSpend",
                 "GroupSize", "Solo", "GroupPosition", "CabinNumber", "CabinRegion", "CabinMates", "FamilySize"]
 FEATURES = CAT_FEATURES + NUM_FEATURES
-GROUP_SHARED = ("HomePlanet", "Destination", "Deck", "Side")  # filled from travel-group mates when missing (EDA)
+GROUP_SHARED = ("HomePlanet", "Deck", "Side")  # filled from travel-group mates when missing (not Destination: mates disagree, see EDA)
 
 def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     "The model's columns (`FEATURES`) computed from raw passenger columns (see `passenger_columns`)."
@@ -283,12 +283,12 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     deck, side, number, deck_home = _cabin_parts(codes[:, 0], uniques)
     group = codes[:, 1]
     cats = np.array([p["HomePlanet"], p["Destination"], deck, side], dtype=object).T  # rows x CAT_FEATURES
+    by_deck = pd.isna(cats[:, 0]) & (deck_home != None)  # noqa: E711 (elementwise)
+    cats[by_deck, 0] = deck_home[by_deck]  # decks A, B, C and T carry only Europa passengers, deck G only Earth's
     missing = pd.isna(cats)
     filled, still = _fill_from_group(cats, missing, group)
     own = [j for j, c in enumerate(CAT_FEATURES) if c not in GROUP_SHARED]  # these keep their own missing values
     if own: filled[:, own], still[:, own] = cats[:, own], missing[:, own]
-    by_deck = still[:, 0] & (deck_home != None)  # noqa: E711 (elementwise); decks A, B, C, T carry only Europa, G only Earth
-    filled[by_deck, 0], still[by_deck, 0] = deck_home[by_deck], False
     cats = np.where(still, MISSING, filled)
     spend = np.array([p[c] for c in SPEND_COLUMNS], dtype="float64").T  # rows x SPEND_COLUMNS
     cryo = np.array(p["CryoSleep"], dtype="float64")
@@ -319,7 +319,7 @@ def feature_frame(p: Mapping[str, np.ndarray]) -> pd.DataFrame:
     "`add_features` as a DataFrame in model column order (for training and analysis)."
     return pd.DataFrame(add_features(p), columns=FEATURES)
 
-# %% ../nbs/01_eda.ipynb #6bd5629e
+# %% ../nbs/01_eda.ipynb #06b1ff0e
 def make_passengers(n: int = 1000, seed: int = 0, labelled: bool = True, missing_rate: float = 0.02) -> pd.DataFrame:
     "A frame of `n` synthetic passengers in the Kaggle format (with `Transported` when `labelled`)."
     rng = np.random.default_rng(seed)
@@ -349,7 +349,7 @@ def make_passengers(n: int = 1000, seed: int = 0, labelled: bool = True, missing
     if labelled: frame[TARGET] = logit > np.median(logit)
     return frame
 
-# %% ../nbs/01_eda.ipynb #3e6a28b7
+# %% ../nbs/01_eda.ipynb #7dd09cab
 def fingerprint(frame: pd.DataFrame) -> str:
     "A short, order-sensitive hash of a frame's content."
     return hashlib.sha256(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes()).hexdigest()[:16]
