@@ -22,8 +22,8 @@ from .core import DataError, get_logger
 # %% auto #0
 __all__ = ['ID', 'TARGET', 'CATEGORIES', 'TEXT_COLUMNS', 'BOOL_COLUMNS', 'SPEND_COLUMNS', 'NUMBER_COLUMNS', 'RAW_COLUMNS',
            'LIMITS', 'ID_PATTERN', 'CABIN_PATTERN', 'log', 'MISSING', 'DECK_HOME', 'CAT_FEATURES', 'NUM_FEATURES',
-           'FEATURES', 'GROUP_SHARED', 'validate_passengers', 'read_csv', 'load_passengers', 'passenger_columns',
-           'travel_group', 'add_features', 'feature_frame', 'make_passengers', 'fingerprint']
+           'FEATURES', 'validate_passengers', 'read_csv', 'load_passengers', 'passenger_columns', 'travel_group',
+           'add_features', 'feature_frame', 'make_passengers', 'fingerprint']
 
 # %% ../nbs/01_eda.ipynb #1a526da8
 ID = "PassengerId"
@@ -253,14 +253,11 @@ def _fill_from_group(values: np.ndarray, missing: np.ndarray, group: np.ndarray)
 
 DECK_HOME = {"A": "Europa", "B": "Europa", "C": "Europa", "T": "Europa", "G": "Earth"}  # decks with one home planet (EDA)
 
-def _cabin_parts(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    "Deck, side, number (float) and the home planet its deck implies, for each row: each distinct cabin is split once."
-    parts = [c.split("/") for c in uniques[:codes.max() + 1]]  # cabins come first among the uniques (`_factorize`)
-    deck = np.array([p[0] for p in parts] + [None], dtype=object)
-    side = np.array([p[2] for p in parts] + [None], dtype=object)
-    number = np.array([float(p[1]) for p in parts] + [np.nan])
-    home = np.array([DECK_HOME.get(p[0]) for p in parts] + [None], dtype=object)
-    return deck[codes], side[codes], number[codes], home[codes]  # code -1 (no cabin) picks the trailing missing value
+def _cabin_parts(codes: np.ndarray, uniques: np.ndarray) -> np.ndarray:
+    "Deck, number (text), side and the home planet the deck implies, rows x 4: each distinct cabin is split once (`codes` index `uniques`)."
+    parts = (c.split("/") for c in uniques[:codes.max() + 1])  # the cabins come first among the uniques (`_factorize`)
+    table = [(deck, number, side, DECK_HOME.get(deck)) for deck, number, side in parts]
+    return np.array(table + [(None, np.nan, None, None)], dtype=object)[codes]  # code -1 (no cabin) picks the missing row
 
 def _positions(ids) -> np.ndarray:
     "The `pp` of each `gggg_pp` as a float, read from the last two bytes of each id (ids are validated ASCII)."
@@ -273,23 +270,20 @@ CAT_FEATURES = ["HomePlanet", "Destination", "Deck", "Side"]
 NUM_FEATURES = ["CryoSleep", "VIP", "Age", *SPEND_COLUMNS, "TotalSpend", "AmenitiesUsed", "NoSpend",
                 "GroupSize", "Solo", "GroupPosition", "CabinNumber", "CabinRegion", "CabinMates", "FamilySize"]
 FEATURES = CAT_FEATURES + NUM_FEATURES
-GROUP_SHARED = ("HomePlanet", "Deck", "Side")  # filled from travel-group mates when missing (not Destination: mates disagree, see EDA)
 
 def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     "The model's columns (`FEATURES`) computed from raw passenger columns (see `passenger_columns`)."
     ids = p[ID]
     surname = np.array([n.rsplit(None, 1)[-1] if isinstance(n, str) else None for n in p["Name"]], dtype=object)
     codes, uniques = _factorize(np.asarray(p["Cabin"], dtype=object), travel_group(ids), surname)
-    deck, side, number, deck_home = _cabin_parts(codes[:, 0], uniques)
-    group = codes[:, 1]
-    cats = np.array([p["HomePlanet"], p["Destination"], deck, side], dtype=object).T  # rows x CAT_FEATURES
-    by_deck = pd.isna(cats[:, 0]) & (deck_home != None)  # noqa: E711 (elementwise)
-    cats[by_deck, 0] = deck_home[by_deck]  # decks A, B, C and T carry only Europa passengers, deck G only Earth's
-    missing = pd.isna(cats)
-    filled, still = _fill_from_group(cats, missing, group)
-    own = [j for j, c in enumerate(CAT_FEATURES) if c not in GROUP_SHARED]  # these keep their own missing values
-    if own: filled[:, own], still[:, own] = cats[:, own], missing[:, own]
-    cats = np.where(still, MISSING, filled)
+    cabin = _cabin_parts(codes[:, 0], uniques)
+    number = cabin[:, 1].astype("float64")
+    shared = np.array([p["HomePlanet"], cabin[:, 0], cabin[:, 2]], dtype=object).T  # what travel-group mates share
+    by_deck = pd.isna(shared[:, 0]) & (cabin[:, 3] != None)  # noqa: E711 (elementwise)
+    shared[by_deck, 0] = cabin[by_deck, 3]  # decks A, B, C and T carry only Europa passengers, deck G only Earth's
+    filled, still = _fill_from_group(shared, pd.isna(shared), codes[:, 1])
+    shared = np.where(still, MISSING, filled)
+    destination = np.asarray(p["Destination"], dtype=object)  # not from group-mates: they disagree more often than not (EDA)
     spend = np.array([p[c] for c in SPEND_COLUMNS], dtype="float64").T  # rows x SPEND_COLUMNS
     cryo = np.array(p["CryoSleep"], dtype="float64")
     age = np.asarray(p["Age"], dtype="float64")
@@ -300,7 +294,8 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     all_unknown = unknown.all(axis=1)
     total = np.where(unknown, 0.0, spend).sum(axis=1)
     counts = _counts(codes)
-    f = {name: cats[:, j] for j, name in enumerate(CAT_FEATURES)}
+    f = {"HomePlanet": shared[:, 0], "Destination": np.where(pd.isna(destination), MISSING, destination),
+         "Deck": shared[:, 1], "Side": shared[:, 2]}
     f.update({"CryoSleep": cryo, "VIP": np.asarray(p["VIP"], dtype="float64"), "Age": age})
     f.update({c: spend[:, i] for i, c in enumerate(SPEND_COLUMNS)})
     f["TotalSpend"] = np.where(all_unknown, np.nan, total)  # unknown is not "spent nothing"
