@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 
-from . import pipeline
 from .classifier import My_Classifier_Model, rollback, version_summaries
 from .core import SpaceshipError, get_logger, get_settings
 
@@ -51,7 +50,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.command == "evaluate":
         return model.evaluate(args.dataset)
     if args.command == "retrain":
-        return pipeline.retrain(args.dataset, tolerance=args.tolerance, holdout=args.holdout, model_dir=model.model_dir)
+        from spaceship_clf.pipeline import retrain  # here, not at the top: predict never loads scikit-learn
+        return retrain(args.dataset, tolerance=args.tolerance, holdout=args.holdout, model_dir=model.model_dir)
     if args.command == "versions":
         return {"versions": version_summaries(model.model_dir)}
     return {"current": rollback(args.version, model.model_dir)}

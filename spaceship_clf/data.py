@@ -222,24 +222,18 @@ def travel_group(ids) -> np.ndarray:
     "The travel group of each `PassengerId` (`gggg` of `gggg_pp`)."
     return np.array([pid[:-3] for pid in ids], dtype=object)
 
-def _group_positions(ids) -> np.ndarray:
-    "The `pp` of each `gggg_pp` as a float, read from the last two bytes of each id (ids are validated ASCII)."
-    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-    text = np.frombuffer("".join(ids).encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
-    ends = np.cumsum(lengths)
-    return (text[ends - 2] * 10 + text[ends - 1]).astype("float64")
+def _text(values) -> pa.Array:
+    "Python strings (None or NaN = missing) as an Arrow array: the key columns are hashed and cut in Arrow's kernels."
+    return pa.array(values, type=pa.string(), from_pandas=True)
 
-def _factorize(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of several key columns from one hash pass (`pd.factorize`), one column per key (compare codes within a key only).
-    The first key's codes run 0, 1, ... in order of first appearance, so its distinct values start the returned uniques."""
-    codes, uniques = pd.factorize(np.concatenate(keys))  # -1 where a key is missing
-    return codes.reshape(len(keys), -1).T, uniques
+def _codes(text: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    "Codes (0, 1, ... in order of first appearance; -1 where missing) and the distinct values of a key: one hash pass."
+    encoded = pc.dictionary_encode(text)
+    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), encoded.dictionary
 
 def _counts(codes: np.ndarray) -> np.ndarray:
-    "For each row and key (column), how many rows share the key (NaN where it is missing): one `bincount` for all keys."
-    k = codes.shape[1]; size = codes.max() + 2  # bin size - 1 collects the missing
-    bins = np.where(codes < 0, size - 1, codes) + np.arange(k) * size  # each key counts in its own range of bins
-    counts = np.bincount(bins.ravel(), minlength=k * size)[bins].astype("float64")
+    "For each row, how many rows share its key (NaN where the key is missing: code -1)."
+    counts = np.bincount(codes + 1)[codes + 1].astype("float64")  # bin 0 collects the missing
     counts[codes < 0] = np.nan
     return counts
 
@@ -253,17 +247,12 @@ def _fill_from_group(values: np.ndarray, missing: np.ndarray, group: np.ndarray)
 
 DECK_HOME = {"A": "Europa", "B": "Europa", "C": "Europa", "T": "Europa", "G": "Earth"}  # decks with one home planet (EDA)
 
-def _cabin_parts(codes: np.ndarray, uniques: np.ndarray) -> np.ndarray:
-    "Deck, number (text), side and the home planet the deck implies, rows x 4: each distinct cabin is split once (`codes` index `uniques`)."
-    parts = (c.split("/") for c in uniques[:codes.max() + 1])  # the cabins come first among the uniques (`_factorize`)
-    table = [(deck, number, side, DECK_HOME.get(deck)) for deck, number, side in parts]
-    return np.array(table + [(None, np.nan, None, None)], dtype=object)[codes]  # code -1 (no cabin) picks the missing row
-
-def _positions(ids) -> np.ndarray:
-    "The `pp` of each `gggg_pp` as a float, read from the last two bytes of each id (ids are validated ASCII)."
-    ends = np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
-    digits = np.frombuffer("".join(ids).encode("ascii"), dtype=np.uint8)
-    return (digits[ends - 2] * 10.0 + digits[ends - 1]) - 528.0  # 528 = 48 * 10 + 48, the code of "0" twice
+def _cabin_parts(codes: np.ndarray, cabins: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    "Deck, side and the home planet the deck implies (rows x 3), and the cabin number: each distinct cabin is split once."
+    parts = [c.split("/") for c in cabins.to_pylist()]
+    table = np.array([(deck, side, DECK_HOME.get(deck)) for deck, _, side in parts] + [(None, None, None)], dtype=object)
+    numbers = np.array([float(number) for _, number, _ in parts] + [np.nan])
+    return table[codes], numbers[codes]  # code -1 (no cabin) picks the last, missing, row
 
 # %% ../nbs/01_eda.ipynb #75d1b077
 CAT_FEATURES = ["HomePlanet", "Destination", "Deck", "Side"]
@@ -273,15 +262,15 @@ FEATURES = CAT_FEATURES + NUM_FEATURES
 
 def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     "The model's columns (`FEATURES`) computed from raw passenger columns (see `passenger_columns`)."
-    ids = p[ID]
-    surname = np.array([n.rsplit(None, 1)[-1] if isinstance(n, str) else None for n in p["Name"]], dtype=object)
-    codes, uniques = _factorize(np.asarray(p["Cabin"], dtype=object), travel_group(ids), surname)
-    cabin = _cabin_parts(codes[:, 0], uniques)
-    number = cabin[:, 1].astype("float64")
-    shared = np.array([p["HomePlanet"], cabin[:, 0], cabin[:, 2]], dtype=object).T  # what travel-group mates share
-    by_deck = pd.isna(shared[:, 0]) & (cabin[:, 3] != None)  # noqa: E711 (elementwise)
-    shared[by_deck, 0] = cabin[by_deck, 3]  # decks A, B, C and T carry only Europa passengers, deck G only Earth's
-    filled, still = _fill_from_group(shared, pd.isna(shared), codes[:, 1])
+    ids = _text(p[ID])
+    group = _codes(pc.utf8_slice_codeunits(ids, 0, -3))[0]  # gggg of gggg_pp
+    family = _codes(pc.replace_substring_regex(_text(p["Name"]), r"^.*\s", ""))[0]  # the surname: a name's last word
+    cabin_codes, cabins = _codes(_text(p["Cabin"]))
+    cabin, number = _cabin_parts(cabin_codes, cabins)
+    shared = np.array([p["HomePlanet"], cabin[:, 0], cabin[:, 1]], dtype=object).T  # what travel-group mates share
+    by_deck = pd.isna(shared[:, 0]) & (cabin[:, 2] != None)  # noqa: E711 (elementwise)
+    shared[by_deck, 0] = cabin[by_deck, 2]  # decks A, B, C and T carry only Europa passengers, deck G only Earth's
+    filled, still = _fill_from_group(shared, pd.isna(shared), group)
     shared = np.where(still, MISSING, filled)
     destination = np.asarray(p["Destination"], dtype=object)  # not from group-mates: they disagree more often than not (EDA)
     spend = np.array([p[c] for c in SPEND_COLUMNS], dtype="float64").T  # rows x SPEND_COLUMNS
@@ -293,7 +282,6 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     unknown = np.isnan(spend)
     all_unknown = unknown.all(axis=1)
     total = np.where(unknown, 0.0, spend).sum(axis=1)
-    counts = _counts(codes)
     f = {"HomePlanet": shared[:, 0], "Destination": np.where(pd.isna(destination), MISSING, destination),
          "Deck": shared[:, 1], "Side": shared[:, 2]}
     f.update({"CryoSleep": cryo, "VIP": np.asarray(p["VIP"], dtype="float64"), "Age": age})
@@ -301,13 +289,13 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     f["TotalSpend"] = np.where(all_unknown, np.nan, total)  # unknown is not "spent nothing"
     f["AmenitiesUsed"] = (spend > 0).sum(axis=1).astype("float64")
     f["NoSpend"] = np.where(all_unknown, np.nan, total == 0)
-    f["GroupSize"] = counts[:, 1]
-    f["Solo"] = (counts[:, 1] == 1).astype("float64")
-    f["GroupPosition"] = _positions(ids)
+    f["GroupSize"] = _counts(group)
+    f["Solo"] = (f["GroupSize"] == 1).astype("float64")
+    f["GroupPosition"] = pc.cast(pc.utf8_slice_codeunits(ids, -2), pa.float64()).to_numpy()  # pp of gggg_pp
     f["CabinNumber"] = number
     f["CabinRegion"] = np.floor(number / 300)  # the ship's sections: transport rates differ by region
-    f["CabinMates"] = counts[:, 0]
-    f["FamilySize"] = counts[:, 2]  # missing names stay unknown, not one giant family
+    f["CabinMates"] = _counts(cabin_codes)
+    f["FamilySize"] = _counts(family)  # missing names stay unknown, not one giant family
     return {name: f[name] for name in FEATURES}
 
 def feature_frame(p: Mapping[str, np.ndarray]) -> pd.DataFrame:
