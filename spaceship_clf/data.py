@@ -5,6 +5,7 @@
 # %% ../nbs/01_eda.ipynb #595b1787
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import re
@@ -156,18 +157,22 @@ def _not_readable(source: str, e: Exception) -> DataError:
     detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
     return DataError(f"{source}: not a readable CSV file ({type(e).__name__}: {detail}); pass a comma-separated Kaggle file")
 
-def _csv_batches(path: Path, source: str, chunk_rows: int):
-    "The file as pandas frames of text columns, about `chunk_rows` rows each (missing as NaN), indexed by row position."
+def _csv_batches(f, source: str, chunk_rows: int):
+    "A binary CSV stream as pandas frames of text columns, about `chunk_rows` rows each (missing as NaN), indexed by row position."
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader([f.readline()]), [])
+        header = next(csv.reader([f.readline().decode("utf-8-sig")]), [])
         if not header or not any(h.strip() for h in header):
             raise DataError(f"{source}: the file is empty; pass a Kaggle CSV with a header and passenger rows")
         names = [h.strip() for h in header]
-        reader = pa_csv.open_csv(
-            path, read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
-            convert_options=pa_csv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                  strings_can_be_null=True, null_values=[""]))
+        schema = pa.schema([(n, pa.string()) for n in names])
+        try:
+            reader = pa_csv.open_csv(  # reads on from the line after the header
+                f, read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
+                convert_options=pa_csv.ConvertOptions(column_types=dict(zip(names, schema.types)),
+                                                      strings_can_be_null=True, null_values=[""]))
+        except pa.ArrowInvalid as e:
+            if "Empty CSV" not in str(e): raise
+            reader = []  # a header and nothing after it: no rows (validation says so)
         start, rows, pending = 0, 0, []
         def frame_of(table: pa.Table) -> pd.DataFrame:
             nonlocal start
@@ -181,23 +186,30 @@ def _csv_batches(path: Path, source: str, chunk_rows: int):
                 yield frame_of(table.slice(0, chunk_rows))
                 rest = table.slice(chunk_rows); pending, rows = rest.to_batches(), len(rest)
         if rows or start == 0:
-            yield frame_of(pa.Table.from_batches(pending, schema=reader.schema))
+            yield frame_of(pa.Table.from_batches(pending, schema=schema))
     except (UnicodeDecodeError, pa.ArrowInvalid, csv.Error, ValueError) as e:
         raise _not_readable(source, e) from e
 
-def read_csv(path, source: str | None = None,  # how error messages name the file (default: its path)
-             chunk_rows: int | None = None,  # None: the whole file as one frame; else an iterator of frames this big
+def _file_batches(path: Path, source: str, chunk_rows: int):
+    with open(path, "rb") as f:
+        yield from _csv_batches(f, source, chunk_rows)
+
+def read_csv(data,  # the path of a CSV file, or a binary file-like object (e.g. an HTTP request body)
+             source: str | None = None,  # how error messages name it (default: its path, or "CSV data")
+             chunk_rows: int | None = None,  # None: all rows as one frame; else an iterator of frames this big
              ):
     "Read a CSV as text, turning every way it can fail into a `DataError` that says what to do."
-    path = Path(path); source = source or str(path)
-    if not path.exists():
-        raise DataError(f"{source}: no such file; pass the path of a Kaggle CSV (e.g. --dataset=data/train.csv)")
-    if path.is_dir():
-        raise DataError(f"{source}: is a folder, not a CSV file; pass the path of the CSV inside it")
-    if path.stat().st_size == 0:
-        raise DataError(f"{source}: the file is empty; pass a Kaggle CSV with a header and passenger rows")
-    batches = _csv_batches(path, source, chunk_rows or 1 << 62)
-    return batches if chunk_rows else next(batches)
+    if hasattr(data, "read"):
+        batches = _csv_batches(data, source or "CSV data", chunk_rows or 1 << 62)
+    else:
+        path = Path(data); source = source or str(path)
+        if not path.exists():
+            raise DataError(f"{source}: no such file; pass the path of a Kaggle CSV (e.g. --dataset=data/train.csv)")
+        if path.is_dir():
+            raise DataError(f"{source}: is a folder, not a CSV file; pass the path of the CSV inside it")
+        batches = _file_batches(path, source, chunk_rows or 1 << 62)
+    if chunk_rows: return batches
+    with contextlib.closing(batches): return next(batches)
 
 def load_passengers(path, require_target: bool = False) -> pd.DataFrame:
     "Read and validate a passenger CSV (Kaggle's train.csv or test.csv format)."

@@ -29,7 +29,7 @@ import spaceship_clf
 from .classifier import ModelBundle, My_Classifier_Model
 from .core import DataError, ModelError, SpaceshipError, get_logger, get_settings
 from .data import (BOOL_COLUMNS, CABIN_PATTERN, CATEGORIES, ID, ID_PATTERN, LIMITS, NUMBER_COLUMNS,
-                                RAW_COLUMNS, TARGET, TEXT_COLUMNS, passenger_columns, travel_group, validate_passengers)
+                                RAW_COLUMNS, TARGET, TEXT_COLUMNS, passenger_columns, read_csv, travel_group, validate_passengers)
 
 # %% auto #0
 __all__ = ['log', 'Passenger', 'LATENCY_BUCKETS', 'PAGE_CSS', 'PAGE_JS', 'PAGE_CSP', 'SWAGGER_HTML', 'SWAGGER_INIT',
@@ -394,15 +394,8 @@ def group_chunks(ids: np.ndarray,  # PassengerIds in file order
 def read_csv_body(stream,  # a binary file-like object
                   source: str = "CSV body",  # how error messages name it
                   ) -> pd.DataFrame:
-    "Parse and validate a CSV request body; every way it can be wrong is a `DataError`."
-    try:
-        raw = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{source}: empty; send a header line and passenger rows in Kaggle's test.csv format") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as e:
-        raise DataError(f"{source}: not a readable CSV ({type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}); "
-                        "send comma-separated text in Kaggle's test.csv format") from e
-    return validate_passengers(raw, source)
+    "Parse (with the reader of `My_Classifier_Model.predict`) and validate a CSV request body; every way it can be wrong is a `DataError`."
+    return validate_passengers(read_csv(stream, source), source)
 
 # %% ../nbs/05_serving.ipynb #7abf0e04
 _JSON_TYPES = {"application/json"}
