@@ -234,14 +234,12 @@ def travel_group(ids) -> np.ndarray:
     "The travel group of each `PassengerId` (`gggg` of `gggg_pp`)."
     return np.array([pid[:-3] for pid in ids], dtype=object)
 
-def _text(values) -> pa.Array:
-    "Python strings (None or NaN = missing) as an Arrow array: the key columns are hashed and cut in Arrow's kernels."
-    return pa.array(values, type=pa.string(), from_pandas=True)
-
-def _codes(text: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    "Codes (0, 1, ... in order of first appearance; -1 where missing) and the distinct values of a key: one hash pass."
-    encoded = pc.dictionary_encode(text)
-    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), encoded.dictionary
+def _codes(values) -> tuple[np.ndarray, pa.Array]:
+    """Codes (0, 1, ... in order of first appearance; -1 where missing) and the distinct values of a text key (None or
+    NaN = missing): one Arrow hash pass, through the array's own methods (~12 us a call, ~60 ns a row)."""
+    encoded = pa.array(values, type=pa.string(), from_pandas=True).dictionary_encode()
+    codes = encoded.indices.fill_null(-1) if encoded.indices.null_count else encoded.indices
+    return codes.to_numpy(), encoded.dictionary
 
 def _counts(codes: np.ndarray) -> np.ndarray:
     "For each row, how many rows share its key (NaN where the key is missing: code -1)."
@@ -266,6 +264,12 @@ def _cabin_parts(codes: np.ndarray, cabins: pa.Array) -> tuple[np.ndarray, np.nd
     numbers = np.array([float(number) for _, number, _ in parts] + [np.nan])
     return table[codes], numbers[codes]  # code -1 (no cabin) picks the last, missing, row
 
+def _positions(ids) -> np.ndarray:
+    "The `pp` of each `gggg_pp` as a float, read from the last two bytes of each id (ids are validated ASCII)."
+    ends = np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
+    digits = np.frombuffer("".join(ids).encode("ascii"), dtype=np.uint8)
+    return (digits[ends - 2] * 10.0 + digits[ends - 1]) - 528.0  # 528 = 48 * 10 + 48, the code of "0" twice
+
 # %% ../nbs/01_eda.ipynb #75d1b077
 CAT_FEATURES = ["HomePlanet", "Destination", "Deck", "Side"]
 NUM_FEATURES = ["CryoSleep", "VIP", "Age", *SPEND_COLUMNS, "TotalSpend", "AmenitiesUsed", "NoSpend",
@@ -274,10 +278,10 @@ FEATURES = CAT_FEATURES + NUM_FEATURES
 
 def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     "The model's columns (`FEATURES`) computed from raw passenger columns (see `passenger_columns`)."
-    ids = _text(p[ID])
-    group = _codes(pc.utf8_slice_codeunits(ids, 0, -3))[0]  # gggg of gggg_pp
-    family = _codes(pc.replace_substring_regex(_text(p["Name"]), r"^.*\s", ""))[0]  # the surname: a name's last word
-    cabin_codes, cabins = _codes(_text(p["Cabin"]))
+    ids = p[ID]
+    group = _codes(travel_group(ids))[0]
+    family = _codes([n.rsplit(None, 1)[-1] if isinstance(n, str) else None for n in p["Name"]])[0]  # surname: the last word
+    cabin_codes, cabins = _codes(p["Cabin"])
     cabin, number = _cabin_parts(cabin_codes, cabins)
     shared = np.array([p["HomePlanet"], cabin[:, 0], cabin[:, 1]], dtype=object).T  # what travel-group mates share
     by_deck = pd.isna(shared[:, 0]) & (cabin[:, 2] != None)  # noqa: E711 (elementwise)
@@ -303,7 +307,7 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     f["NoSpend"] = np.where(all_unknown, np.nan, total == 0)
     f["GroupSize"] = _counts(group)
     f["Solo"] = (f["GroupSize"] == 1).astype("float64")
-    f["GroupPosition"] = pc.cast(pc.utf8_slice_codeunits(ids, -2), pa.float64()).to_numpy()  # pp of gggg_pp
+    f["GroupPosition"] = _positions(ids)
     f["CabinNumber"] = number
     f["CabinRegion"] = np.floor(number / 300)  # the ship's sections: transport rates differ by region
     f["CabinMates"] = _counts(cabin_codes)
