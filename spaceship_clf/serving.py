@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from werkzeug.exceptions import HTTPException
 
 import spaceship_clf
-from .classifier import ModelBundle, My_Classifier_Model
+from .classifier import SUBMISSION_HEADER, ModelBundle, My_Classifier_Model, submission_rows
 from .core import DataError, ModelError, SpaceshipError, get_logger, get_settings
 from .data import (BOOL_COLUMNS, CABIN_PATTERN, CATEGORIES, ID, ID_PATTERN, LIMITS, NUMBER_COLUMNS,
                                 RAW_COLUMNS, TARGET, TEXT_COLUMNS, passenger_columns, read_csv, travel_group, validate_passengers)
@@ -436,12 +436,11 @@ def _predict_csv(app, bundle: ModelBundle, stream) -> Response:
     ids = frame[ID].to_numpy(dtype=object)
     metrics, chunks = app.extensions["spaceship_metrics"], group_chunks(ids)
     def body():
-        yield f"{ID},{TARGET}\n"
+        yield SUBMISSION_HEADER
         for part in chunks:
-            transported = bundle.predict_proba(passenger_columns(frame.iloc[part]), thread_count=1) >= 0.5
-            metrics.count_predictions(transported)
-            words = np.where(transported, ",True\n", ",False\n").astype(object)
-            yield "".join((ids[part] + words).tolist())
+            proba = bundle.predict_proba(passenger_columns(frame.iloc[part]), thread_count=1)
+            metrics.count_predictions(proba >= 0.5)
+            yield submission_rows(ids[part], proba)
     return Response(body(), mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="results.csv"'})
 
 def predict_view(app) -> Response:
