@@ -164,15 +164,14 @@ def _csv_batches(f, source: str, chunk_rows: int):
         if not header or not any(h.strip() for h in header):
             raise DataError(f"{source}: the file is empty; pass a Kaggle CSV with a header and passenger rows")
         names = [h.strip() for h in header]
-        schema = pa.schema([(n, pa.string()) for n in names])
+        schema = pa.schema([(n, pa.string()) for n in names])  # every column as text: validation types them
         try:
             reader = pa_csv.open_csv(  # reads on from the line after the header
                 f, read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
-                convert_options=pa_csv.ConvertOptions(column_types=dict(zip(names, schema.types)),
-                                                      strings_can_be_null=True, null_values=[""]))
+                convert_options=pa_csv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""]))
         except pa.ArrowInvalid as e:
-            if "Empty CSV" not in str(e): raise
-            reader = []  # a header and nothing after it: no rows (validation says so)
+            if "Empty CSV" not in str(e): raise  # Arrow's word for "nothing after the header" (a stream cannot be peeked)
+            reader = []  # no rows: validation says so
         start, rows, pending = 0, 0, []
         def frame_of(table: pa.Table) -> pd.DataFrame:
             nonlocal start
