@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from spaceship_clf.classifier import model_input
+from spaceship_clf.store import model_input
 from spaceship_clf.data import add_features, make_passengers, passenger_columns, read_csv, validate_passengers
 
 

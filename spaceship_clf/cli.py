@@ -9,19 +9,21 @@ import argparse
 import json
 import sys
 
-from .classifier import My_Classifier_Model, rollback, version_summaries
+from .classifier import My_Classifier_Model
 from .core import SpaceshipError, get_logger, get_settings
+from .pipeline import retrain
+from .store import rollback, version_summaries
 
 # %% auto #0
 __all__ = ['build_parser', 'run', 'main']
 
 # %% ../nbs/06_cli.ipynb #f93670de
 def build_parser() -> argparse.ArgumentParser:
-    "The `train` / `predict` / `evaluate` sub-commands and their options."
+    "Every sub-command and its options (all of them listed by `--help`)."
     parser = argparse.ArgumentParser(prog="model.py", description="Spaceship Titanic classifier: train a CatBoost model "
                                      "and predict who was transported. Logs go to data/log_file.log.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,predict,evaluate}")
-    train = commands.add_parser("train", help="train on a labelled CSV and save a new model version to ./model/")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands")
+    train = commands.add_parser("train", help="train on a labelled CSV and make the new version current (manual deploy, no gate)")
     train.add_argument("--dataset", required=True, help="labelled CSV in Kaggle's train.csv format")
     train.add_argument("--cv-folds", type=int, default=5, help="group-aware CV folds scored before the final fit (0 skips; default 5)")
     predict = commands.add_parser("predict", help="write ./data/results.csv (Kaggle submission) for a CSV of passengers")
@@ -50,7 +52,6 @@ def run(args: argparse.Namespace) -> dict:
     if args.command == "evaluate":
         return model.evaluate(args.dataset)
     if args.command == "retrain":
-        from spaceship_clf.pipeline import retrain  # here, not at the top: predict never loads scikit-learn
         return retrain(args.dataset, tolerance=args.tolerance, holdout=args.holdout, model_dir=model.model_dir)
     if args.command == "versions":
         return {"versions": version_summaries(model.model_dir)}

@@ -13,20 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .baseline import catboost_model, group_folds
-from .classifier import TRAINING_ROWS, My_Classifier_Model, load_model, row_hashes, training_params
+from .classifier import My_Classifier_Model, fit_catboost, training_params
 from .core import ModelNotFoundError, atomic_write_text, get_logger, get_settings
 from .data import ID, TARGET, feature_frame, fingerprint, load_passengers, passenger_columns, travel_group
+from .evaluation import accuracy, holdout_split, labels
+from .store import TRAINING_ROWS, load_model, row_hashes
 
 # %% auto #0
-__all__ = ['log', 'holdout_split', 'seen_by', 'comparison_split', 'accuracy', 'retrain']
+__all__ = ['log', 'seen_by', 'comparison_split', 'held_out_accuracy', 'retrain']
 
 # %% ../nbs/08_pipeline.ipynb #c9bc5f06
 log = get_logger("pipeline")
-
-def holdout_split(frame: pd.DataFrame, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    "Indices (train, held out) with about `fraction` of the travel groups held out, classes balanced."
-    return group_folds(frame, n_splits=max(2, round(1 / fraction)), seed=seed)[0]
 
 def seen_by(bundle, frame: pd.DataFrame) -> np.ndarray:
     "Which rows of `frame` the model in `bundle` was trained on (none known for a model without a record)."
@@ -40,10 +37,9 @@ def comparison_split(frame: pd.DataFrame, seen: np.ndarray, fraction: float, see
     groups = travel_group(frame[ID].to_numpy())
     return frame[~np.isin(groups, travel_group(held[ID].to_numpy()))], held
 
-def accuracy(model, frame: pd.DataFrame) -> float:
+def held_out_accuracy(model, frame: pd.DataFrame) -> float:
     "Accuracy of a fitted CatBoost model on validated, labelled passengers."
-    proba = model.predict_proba(feature_frame(passenger_columns(frame)))[:, 1]
-    return round(float(((proba >= 0.5) == frame[TARGET].astype(bool).to_numpy()).mean()), 4)
+    return round(accuracy(model.predict_proba(feature_frame(passenger_columns(frame)))[:, 1], labels(frame)), 4)
 
 # %% ../nbs/08_pipeline.ipynb #18f07ceb
 def _current(model_dir):
@@ -70,15 +66,15 @@ def retrain(dataset,  # labelled CSV with the new data
     else:
         fit, held = comparison_split(frame, seen, holdout, seed)
         params, source = training_params(model_dir)
-        candidate = catboost_model(**params).fit(feature_frame(passenger_columns(fit)), fit[TARGET].astype(bool))
+        candidate = fit_catboost(fit, params)
         report["holdout"] = {"rows": len(held), "fraction": holdout, "seed": seed}
-        report["candidate"] = {"accuracy": accuracy(candidate, held), "params_source": source}
-        if current: report["current"]["accuracy"] = accuracy(current.model, held)
+        report["candidate"] = {"accuracy": held_out_accuracy(candidate, held), "params_source": source}
+        if current: report["current"]["accuracy"] = held_out_accuracy(current.model, held)
         cand, cur = report["candidate"]["accuracy"], current and report["current"]["accuracy"]
         promote = cur is None or cand >= cur - tolerance
         report["decision"] = "promoted" if promote else "rejected"
         report["reason"] = "no current model" if cur is None else f"candidate {cand:.4f} vs current {cur:.4f} (tolerance {tolerance:g})"
-        if promote: report["new_version"] = My_Classifier_Model(model_dir).train(dataset, cv_folds=0)["version"]
+        if promote: report["new_version"] = My_Classifier_Model(model_dir).train(dataset, cv_folds=0, track=False)["version"]
     report["seconds"] = round(time.perf_counter() - start, 1)
     path = atomic_write_text(get_settings().data_dir / "reports" / f"retrain-{now.strftime('%Y%m%dT%H%M%S%fZ')}.json",
                              json.dumps(report, indent=2))

@@ -13,35 +13,34 @@ from pathlib import Path
 from .core import get_logger, get_settings
 
 # %% auto #0
-__all__ = ['log', 'OFF', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run', 'log_training']
+__all__ = ['log', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run', 'log_training']
 
 # %% ../nbs/02a_tracking.ipynb #b688ecdb
 log = get_logger("tracking")
-OFF = ("off", "0", "false", "no", "none")
 
 def server_configured() -> bool:
     "Whether ClearML has a server to talk to: credentials in the environment, or a `clearml.conf`."
-    env = all(os.environ.get(k) for k in ("CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY"))
-    conf = os.environ.get("CLEARML_CONFIG_FILE")
-    return env or (Path(conf).is_file() if conf else (Path.home() / "clearml.conf").is_file())
+    t = get_settings().tracking
+    conf = t.config_file or Path.home() / "clearml.conf"
+    return bool(t.api_host and t.access_key and t.secret_key) or Path(conf).is_file()
 
-def tracking_mode(track: bool | None = None,  # True: track (offline or server), False: don't, None: as the environment says
+def tracking_mode(track: bool | None = None,  # True: track (offline or server), False: don't, None: as the settings say
                   ) -> str:
     "'off', 'offline' or 'server': how this run is tracked."
-    env = os.environ.get("SPACESHIP_TRACKING", "auto").strip().lower()
-    if track is False or (track is None and env in OFF): return "off"
-    if track is None and env == "auto" and os.environ.get("IN_TEST"): return "off"
-    if env in ("offline", "server"): return env
+    mode = get_settings().tracking.mode
+    if track is False or (track is None and mode == "off"): return "off"
+    if mode in ("offline", "server"): return mode
     return "server" if server_configured() else "offline"
 
 # %% ../nbs/02a_tracking.ipynb #b63e26a8
 def clearml_dir(data_dir: Path | None = None) -> Path:
     "ClearML's cache folder: `CLEARML_CACHE_DIR` if set, else `data/clearml`."
-    return Path(os.environ.get("CLEARML_CACHE_DIR") or Path(data_dir or get_settings().data_dir) / "clearml").absolute()
+    s = get_settings()
+    return Path(s.tracking.cache_dir or Path(data_dir or s.data_dir) / "clearml").absolute()
 
 def _server_reachable(timeout: float = 2.0) -> bool:
     import requests
-    host = os.environ.get("CLEARML_API_HOST")
+    host = get_settings().tracking.api_host
     if not host:
         from clearml.backend_api import Session
         host = Session.get_api_server_host()
@@ -139,12 +138,12 @@ def start_run(project: str,  # ClearML project
     mode = tracking_mode(track)
     if mode == "off": return Run()
     global _cache_dir_is_ours
-    if _cache_dir_is_ours or not os.environ.get("CLEARML_CACHE_DIR"):  # the user's setting wins; ours follows data_dir
+    if _cache_dir_is_ours or not get_settings().tracking.cache_dir:  # the user's setting wins; ours follows data_dir
         os.environ["CLEARML_CACHE_DIR"] = str(Path(data_dir or get_settings().data_dir).absolute() / "clearml")
         _cache_dir_is_ours = True
     from clearml import Task
     if mode == "server" and not _server_reachable():
-        if os.environ.get("SPACESHIP_TRACKING", "auto").lower() == "server":
+        if get_settings().tracking.mode == "server":
             raise RuntimeError("SPACESHIP_TRACKING=server but the ClearML server does not answer; start it, or set SPACESHIP_TRACKING=offline")
         log.warning("ClearML server configured but not reachable: recording an offline session instead")
         mode = "offline"

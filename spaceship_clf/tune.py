@@ -19,30 +19,21 @@ import pandas as pd
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from .baseline import catboost_model, group_folds
-from .core import Settings, SpaceshipError, atomic_write_text, get_logger
+from .core import Settings, SpaceshipError, atomic_write_text, get_logger, get_settings, project_home
+from .evaluation import catboost_model, group_folds
 from .data import TARGET, feature_frame, fingerprint, load_passengers, make_passengers, passenger_columns
 
 # %% auto #0
-__all__ = ['log', 'PLOTS', 'project_home', 'run_settings', 'training_data', 'open_storage', 'public_url', 'suggest_params',
-           'cv_objective', 'run_study', 'best_params', 'save_best_params', 'save_plots', 'trial_reporter']
+__all__ = ['log', 'PLOTS', 'run_settings', 'training_data', 'open_storage', 'public_url', 'suggest_params', 'cv_objective',
+           'run_study', 'best_params', 'save_best_params', 'save_plots', 'trial_reporter']
 
 # %% ../nbs/03_tune.ipynb #dc7369b6
 log = get_logger("tune")
 
-def project_home(start: Path | None = None,  # where to start looking (default: the working directory)
-                 ) -> Path:
-    "`SPACESHIP_HOME` if set, else the nearest folder at or above `start` holding `settings.ini`, else `start`."
-    if os.environ.get("SPACESHIP_HOME"): return Path(os.environ["SPACESHIP_HOME"]).absolute()
-    start = Path(start or Path.cwd()).absolute()
-    return next((d for d in (start, *start.parents) if (d / "settings.ini").is_file()), start)
-
-def run_settings(home: Path | str | None = None,  # the project folder (default: `project_home()`)
+def run_settings(home: Path | str | None = None,  # the project folder (default: the settings' `home`)
                  ) -> Settings:
     "Settings whose `data_dir` and `model_dir` hang off an absolute project folder."
-    s = Settings(home=Path(home or project_home()).absolute())
-    s.data_dir, s.model_dir = Path(s.data_dir).absolute(), Path(s.model_dir).absolute()
-    return s
+    return Settings(home=Path(home)) if home else get_settings()
 
 # %% ../nbs/03_tune.ipynb #d5b59c51
 def training_data(dataset: Path | str | None,  # a labelled CSV; None: data/train.csv, else synthetic passengers

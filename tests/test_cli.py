@@ -60,7 +60,10 @@ def test_train_predict_evaluate(project):
 
 
 def test_help():
-    for args, expected in ((["--help"], "predict"), (["train", "--help"], "--dataset"), (["predict", "--help"], "--dataset")):
+    result = subprocess.run([sys.executable, str(ROOT / "model.py"), "--help"], capture_output=True, text=True)
+    for command in ("train", "predict", "evaluate", "retrain", "versions", "rollback"):  # every sub-command is listed
+        assert command in result.stdout, command
+    for args, expected in ((["train", "--help"], "--dataset"), (["predict", "--help"], "--dataset"), (["retrain", "--help"], "--tolerance")):
         result = subprocess.run([sys.executable, str(ROOT / "model.py"), *args], capture_output=True, text=True)
         assert result.returncode == 0 and expected in result.stdout, args
     result = subprocess.run([sys.executable, str(ROOT / "model.py"), "train"], capture_output=True, text=True)
@@ -75,6 +78,10 @@ BAD_INPUTS = {  # name -> (how to make the file, command, what the one error lin
     "no target": (lambda p: make_passengers(50, labelled=False).to_csv(p, index=False), "train", "no 'Transported' column"),
     "non-boolean target": (lambda p: make_passengers(50).assign(Transported="perhaps").to_csv(p, index=False), "train", "'Transported' must be True or False"),
     "bad number": (lambda p: make_passengers(50).assign(Age="old").to_csv(p, index=False), "predict", "'Age' must be a number"),
+    "header only": (lambda p: make_passengers(5).head(0).to_csv(p, index=False), "predict", "no passengers (only a header)"),
+    "no PassengerId column": (lambda p: make_passengers(20, labelled=False).drop(columns="PassengerId").to_csv(p, index=False),
+                              "predict", "missing column PassengerId;"),
+    "not a passenger file": (lambda p: p.write_text("city,population\nParis,2100000\n"), "predict", "not a passenger file"),
 }
 
 
@@ -88,7 +95,8 @@ def test_bad_input_is_one_clear_line_and_loses_nothing(project, case):
     result = run(project, command, f"--dataset={path}")
     assert result.returncode == 1
     assert len(error_lines(result)) == 1 and message in error_lines(result)[0], result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "unexpectedly" not in result.stderr
+    assert error_lines(result)[0].count("HomePlanet") <= 1, error_lines(result)[0]  # the columns are not listed twice
     assert {p: p.read_bytes() for p in before} == before  # previous results and model pointer intact
     assert sorted(os.listdir(project / "model/versions")) == versions
     assert "Traceback" in (project / "data/log_file.log").read_text()  # the full trace went to the log

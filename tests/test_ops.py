@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spaceship_clf.classifier import My_Classifier_Model, current_version, list_versions, load_model
+from spaceship_clf.classifier import My_Classifier_Model
+from spaceship_clf.store import current_version, list_versions, load_model
 from spaceship_clf.core import ModelError
 from spaceship_clf.data import load_passengers, make_passengers, passenger_columns
 
