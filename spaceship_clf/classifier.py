@@ -26,25 +26,36 @@ from .store import ModelBundle, load_model, row_hashes, save_model, training_loc
 from .tracking import log_training
 
 # %% auto #0
-__all__ = ['log', 'best_params_path', 'training_params', 'model_metadata', 'fit_catboost', 'My_Classifier_Model', 'predict',
-           'evaluate']
+__all__ = ['log', 'SHIPPED_PARAMS', 'params_path', 'read_params', 'training_params', 'model_metadata', 'fit_catboost',
+           'My_Classifier_Model', 'predict', 'evaluate']
 
 # %% ../nbs/04_classifier.ipynb #0462e844
 log = get_logger("classifier")
+SHIPPED_PARAMS = Path(spaceship_clf.__file__).parent / "tuned_params.json"  # a full tuning run's best trial, in the wheel
 
-def best_params_path(model_dir: Path | None = None) -> Path:
-    "Where the tuning notebook leaves its best parameters."
-    return Path(model_dir or get_settings().model_dir) / "best_params.json"
+def params_path(model_dir: Path | None = None) -> Path:
+    "Where the gate records the parameters it last promoted."
+    return Path(model_dir or get_settings().model_dir) / "params.json"
+
+def read_params(path: Path) -> tuple[dict, str]:
+    "CatBoost parameters from a JSON file (`{\"params\": {...}, ...provenance}`) and a line saying where they came from."
+    try:
+        doc = json.loads(Path(path).read_text()); params = dict(doc["params"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{path}: not a readable parameters file ({type(e).__name__}: {e}); pass the tuning notebook's "
+                         "best_params.json, or delete the file") from e
+    if "source" in doc: return params, doc["source"]
+    if "study_name" in doc:
+        return params, (f"tuning study {doc['study_name']!r}: best of {doc.get('trials')} trials, CV {doc.get('cv_accuracy_mean')}"
+                        f" on data {doc.get('data_fingerprint')}, {str(doc.get('written_at', ''))[:10]}")
+    return params, str(path)
 
 def training_params(model_dir: Path | None = None) -> tuple[dict, str]:
-    "The CatBoost parameters to train with, and where they came from."
-    path = best_params_path(model_dir)
-    if path.exists():
-        try:
-            tuned = json.loads(path.read_text())["params"]
-            return {**DEFAULT_PARAMS, **tuned}, str(path)
-        except (ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"{path}: unreadable tuning result ({e}); run the tuning notebook again or delete the file") from e
+    "The CatBoost parameters `train` uses, and where they came from."
+    for path in (params_path(model_dir), SHIPPED_PARAMS):
+        if path.exists():
+            params, source = read_params(path)
+            return {**DEFAULT_PARAMS, **params}, source
     return dict(DEFAULT_PARAMS), "defaults"
 
 # %% ../nbs/04_classifier.ipynb #9bf176ba

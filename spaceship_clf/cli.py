@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .classifier import My_Classifier_Model
 from .core import SpaceshipError, get_logger, get_settings
@@ -30,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--dataset", required=True, help="CSV in Kaggle's test.csv format")
     evaluate = commands.add_parser("evaluate", help="accuracy of the current model on a labelled CSV")
     evaluate.add_argument("--dataset", required=True, help="labelled CSV in Kaggle's train.csv format")
-    retrain = commands.add_parser("retrain", help="pipeline: train a candidate on new data, promote it only if it is not worse")
-    retrain.add_argument("--dataset", required=True, help="labelled CSV with the new data (old rows may be included)")
+    retrain = commands.add_parser("retrain", help="a candidate through the promotion gate: promoted only if not worse than the current model")
+    retrain.add_argument("--dataset", required=True, help="labelled CSV (new data, or the same data with new parameters)")
+    retrain.add_argument("--params", type=Path, help="candidate parameters, e.g. data/tuning/best_params.json (default: what train uses)")
     retrain.add_argument("--tolerance", type=float, default=0.005, help="how much worse than the current model the candidate may be (default 0.005)")
     retrain.add_argument("--holdout", type=float, default=0.2, help="fraction of unseen travel groups held out (default 0.2)")
+    retrain.add_argument("--folds", type=int, default=5, help="folds of the paired cross-validation when there are too few unseen passengers (default 5)")
     commands.add_parser("versions", help="list the saved model versions (* marks the current one)")
     rollback = commands.add_parser("rollback", help="make an earlier version current (default: the one before the current)")
     rollback.add_argument("--to", dest="version", help="the version to make current")
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.command == "evaluate":
         return model.evaluate(args.dataset)
     if args.command == "retrain":
-        return retrain(args.dataset, tolerance=args.tolerance, holdout=args.holdout, model_dir=model.model_dir)
+        return retrain(args.dataset, args.params, tolerance=args.tolerance, holdout=args.holdout, folds=args.folds, model_dir=model.model_dir)
     if args.command == "versions":
         return {"versions": version_summaries(model.model_dir)}
     return {"current": rollback(args.version, model.model_dir)}

@@ -25,7 +25,7 @@ from .data import TARGET, feature_frame, fingerprint, load_passengers, make_pass
 
 # %% auto #0
 __all__ = ['log', 'PLOTS', 'run_settings', 'training_data', 'open_storage', 'public_url', 'suggest_params', 'cv_objective',
-           'run_study', 'best_params', 'save_best_params', 'save_plots', 'trial_reporter']
+           'run_study', 'best_params', 'tuning_result_path', 'save_best_params', 'save_plots', 'trial_reporter']
 
 # %% ../nbs/03_tune.ipynb #dc7369b6
 log = get_logger("tune")
@@ -51,11 +51,11 @@ def training_data(dataset: Path | str | None,  # a labelled CSV; None: data/trai
     return load_passengers(path, require_target=True), path
 
 # %% ../nbs/03_tune.ipynb #82aed694
-def open_storage(url: str | None,  # see the table above; None: sqlite under data/
+def open_storage(url: str | None,  # see the table above; None: `SPACESHIP_TUNE_STORAGE`, else sqlite under data/
                  settings: Settings,  # from `run_settings`
                  ) -> tuple[str | JournalStorage, str]:
     "The storage Optuna opens for `url`, and a description of it without passwords."
-    if not url: url = f"sqlite:///{settings.data_dir / 'optuna.db'}"
+    url = url or settings.tuning.tune_storage or f"sqlite:///{settings.data_dir / 'optuna.db'}"
     if "://" not in url:  # a plain path: the journal file
         path = Path(url) if Path(url).is_absolute() else settings.home / url
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,8 +159,12 @@ def best_params(study: optuna.Study) -> dict:
     "CatBoost parameters of the best trial, ready for `catboost_model`."
     return {**study.best_trial.params, "random_seed": study.user_attrs.get("seed", 0)}
 
+def tuning_result_path(settings: Settings) -> Path:
+    "Where a tuning run leaves its best parameters for the promotion gate."
+    return settings.data_dir / "tuning" / "best_params.json"
+
 def save_best_params(study: optuna.Study,  # a study with at least one completed trial
-                     path: Path,  # usually `classifier.best_params_path(model_dir)`
+                     path: Path,  # usually `tuning_result_path(settings)`: a proposal for the gate, not the product's parameters
                      storage: str = "",  # where the study lives (shown without passwords)
                      ) -> dict:
     "Write the best parameters and where they came from to `path`, atomically; return what was written."
