@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # The REST API image: build the wheel and the locked runtime wheels in one stage, install only those in a slim,
-# non-root final stage. The model directory is a volume: train outside (or in a one-off container) and mount it.
+# non-root final stage. /app/model and /app/data are volumes (compose.yaml: named volumes the image's user owns).
 #   docker build -t spaceship-clf .
-#   docker run -p 5000:5000 -v "$PWD/model:/app/model" spaceship-clf
+#   docker run -p 5000:5000 -v spaceship-model:/app/model spaceship-clf          # ready once a model exists
+#   docker run --rm -v spaceship-model:/app/model -v "$PWD/data:/input:ro" spaceship-clf spaceship-clf train --dataset=/input/train.csv
+# A data folder the user cannot write is not fatal: the log then goes to stderr only (one warning).
 # tests/test_wheel.py runs the same install and start commands in a clean venv (no Docker engine on our CI machines).
 
 FROM python:3.11-slim AS build

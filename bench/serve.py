@@ -29,12 +29,14 @@ ONE = {"PassengerId": "0013_01", "HomePlanet": "Earth", "CryoSleep": True, "Cabi
 
 
 def in_process(n: int = 3000) -> dict:
-    "Median microseconds of the steps of one JSON prediction inside a worker, and of a whole request via Flask's test client."
-    from spaceship_clf.serving import create_app, parse_passengers, request_columns
+    "Median microseconds of the steps of one JSON prediction inside a worker, and of a whole request via the WSGI app."
+    from spaceship_clf.data import read_json
+    from spaceship_clf.serving import create_app
     app = create_app()
-    bundle = app.extensions["spaceship_model"].get()
-    if bundle is None: sys.exit(f"no model: {app.extensions['spaceship_model'].problem}")
-    body, adapters = json.dumps(ONE).encode(), app.config["ADAPTERS"]
+    serving = app.extensions["spaceship_clf"]
+    bundle = serving.live.get()
+    if bundle is None: sys.exit(f"no model: {serving.live.problem}")
+    body, most = json.dumps(ONE).encode(), serving.settings.max_passengers
     from werkzeug.test import EnvironBuilder
     environ = EnvironBuilder(path="/predict", method="POST", data=body, content_type="application/json").get_environ()
     def wsgi_request():  # the whole app (routing, validation, prediction, metrics, JSON reply) without any server
@@ -46,11 +48,9 @@ def in_process(n: int = 3000) -> dict:
         for _ in range(n):
             t = time.perf_counter(); f(); runs.append(time.perf_counter() - t)
         return statistics.median(runs) * 1e6
-    passengers = parse_passengers(body, adapters)[0]
-    columns = request_columns(passengers)
-    return {"validate_us": timed(lambda: parse_passengers(body, adapters)),
-            "columns_us": timed(lambda: request_columns(passengers)),
-            "predict_proba_us": timed(lambda: bundle.predict_proba(columns, thread_count=1)),
+    columns = read_json(body, most)[0]
+    return {"read_json_us": timed(lambda: read_json(body, most)),
+            "predict_us": timed(lambda: bundle.predict(columns, thread_count=1)),
             "flask_request_us": timed(wsgi_request),
             "model_version": bundle.version}
 
@@ -121,8 +121,8 @@ def main():
 
     cost = in_process()
     print(f"model version {cost['model_version']}")
-    print(f"in-process, one passenger (median): validate {cost['validate_us']:.0f} us + columns {cost['columns_us']:.0f} us + "
-          f"features & CatBoost {cost['predict_proba_us']:.0f} us; whole request through the WSGI app {cost['flask_request_us']:.0f} us")
+    print(f"in-process, one passenger (median): read_json (validation + columns) {cost['read_json_us']:.0f} us + "
+          f"features & CatBoost {cost['predict_us']:.0f} us; whole request through the WSGI app {cost['flask_request_us']:.0f} us")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(ONE, f); body_file = f.name
     results = {}
@@ -142,7 +142,7 @@ def main():
     finally:
         os.unlink(body_file)
     first = results[(a.worker_classes.split(",")[0], 1)]
-    print(f"HTTP + server overhead at c=1: {first['p50_ms'] * 1000 - cost['predict_proba_us'] - cost['validate_us'] - cost['columns_us']:.0f} us "
+    print(f"HTTP + server overhead at c=1: {first['p50_ms'] * 1000 - cost['predict_us'] - cost['read_json_us']:.0f} us "
           f"of {first['p50_ms'] * 1000:.0f} us p50")
 
 

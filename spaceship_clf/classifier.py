@@ -115,7 +115,7 @@ class My_Classifier_Model:
             metadata = model_metadata(frame, params, source, cv)
             saved = save_model(model, metadata, self.model_dir, training_rows=row_hashes(frame), make_current=make_current)
         self._bundle = None
-        log_training(metadata, saved / "model.cbm", track=track)
+        log_training(metadata, saved / "model.cbm", dataset, track=track)
         return metadata
 
     @property

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .classifier import My_Classifier_Model
 from .core import SpaceshipError, get_logger, get_settings
+from .fetch import fetch
 from .pipeline import retrain
 from .store import rollback, version_summaries
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--tolerance", type=float, default=0.005, help="how much worse than the current model the candidate may be (default 0.005)")
     retrain.add_argument("--holdout", type=float, default=0.2, help="fraction of unseen travel groups held out (default 0.2)")
     retrain.add_argument("--folds", type=int, default=5, help="folds of the paired cross-validation when there are too few unseen passengers (default 5)")
+    commands.add_parser("fetch", help="download Kaggle's competition files into ./data/ (Kaggle API credentials), validated")
     commands.add_parser("versions", help="list the saved model versions (* marks the current one)")
     rollback = commands.add_parser("rollback", help="make an earlier version current (default: the one before the current)")
     rollback.add_argument("--to", dest="version", help="the version to make current")
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> dict:
         return model.evaluate(args.dataset)
     if args.command == "retrain":
         return retrain(args.dataset, args.params, tolerance=args.tolerance, holdout=args.holdout, folds=args.folds, model_dir=model.model_dir)
+    if args.command == "fetch":
+        return fetch()
     if args.command == "versions":
         return {"versions": version_summaries(model.model_dir)}
     return {"current": rollback(args.version, model.model_dir)}

@@ -13,7 +13,8 @@ from pathlib import Path
 from .core import get_logger, get_settings
 
 # %% auto #0
-__all__ = ['log', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run', 'log_training']
+__all__ = ['log', 'DATASET_NAME', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run', 'register_dataset',
+           'log_training']
 
 # %% ../nbs/02a_tracking.ipynb #b688ecdb
 log = get_logger("tracking")
@@ -91,6 +92,10 @@ class Run:
         "Attach `obj` (a dict, a file path, a frame) to the task."
         self._call("upload an artifact", lambda: self.task.upload_artifact(name, artifact_object=obj, wait_on_upload=True))
 
+    def link_dataset(self, dataset_id: str | None, alias: str = "train"):
+        "Name the dataset version this run learned from (the task's `Datasets` section)."
+        if dataset_id: self.connect({alias: dataset_id}, "Datasets")
+
     def output_model(self, weights: Path,  # the model file (CatBoost's native .cbm)
                      name: str,  # the model's name in ClearML
                      metadata: dict,  # the model's metadata.json: stored as its configuration and, online, as metadata
@@ -128,6 +133,22 @@ class Run:
 # %% ../nbs/02a_tracking.ipynb #93967d56
 _cache_dir_is_ours = False
 
+def _use_cache_dir(data_dir: Path | None):
+    "Point ClearML's cache (where offline sessions go) at data/clearml unless the user chose one; before ClearML is imported."
+    global _cache_dir_is_ours
+    if _cache_dir_is_ours or not get_settings().tracking.cache_dir:  # the user's setting wins; ours follows data_dir
+        os.environ["CLEARML_CACHE_DIR"] = str(Path(data_dir or get_settings().data_dir).absolute() / "clearml")
+        _cache_dir_is_ours = True
+
+def _online_or_offline(mode: str) -> str:
+    "The mode to run in: a configured server that does not answer means offline (in `auto`), or an error (in `server`)."
+    if mode == "server" and not _server_reachable():
+        if get_settings().tracking.mode == "server":
+            raise RuntimeError("SPACESHIP_TRACKING=server but the ClearML server does not answer; start it, or set SPACESHIP_TRACKING=offline")
+        log.warning("ClearML server configured but not reachable: recording an offline session instead")
+        return "offline"
+    return mode
+
 def start_run(project: str,  # ClearML project
               name: str,  # task name
               task_type: str = "training",  # a ClearML task type: training, optimizer, inference, ...
@@ -137,16 +158,9 @@ def start_run(project: str,  # ClearML project
     "Start a tracked run, offline or on a server as configured, or a no-op `Run` when tracking is off."
     mode = tracking_mode(track)
     if mode == "off": return Run()
-    global _cache_dir_is_ours
-    if _cache_dir_is_ours or not get_settings().tracking.cache_dir:  # the user's setting wins; ours follows data_dir
-        os.environ["CLEARML_CACHE_DIR"] = str(Path(data_dir or get_settings().data_dir).absolute() / "clearml")
-        _cache_dir_is_ours = True
+    _use_cache_dir(data_dir)
     from clearml import Task
-    if mode == "server" and not _server_reachable():
-        if get_settings().tracking.mode == "server":
-            raise RuntimeError("SPACESHIP_TRACKING=server but the ClearML server does not answer; start it, or set SPACESHIP_TRACKING=offline")
-        log.warning("ClearML server configured but not reachable: recording an offline session instead")
-        mode = "offline"
+    mode = _online_or_offline(mode)
     if Task.current_task() is not None:  # one main task per process: finish the previous one first
         Task.current_task().close()
     Task.set_offline(mode == "offline")
@@ -157,9 +171,39 @@ def start_run(project: str,  # ClearML project
     log.info("ClearML %s task %s started (%s/%s)", mode, task.id, project, name)
     return Run(task, mode)
 
+# %% ../nbs/02a_tracking.ipynb #ae0bd3f0
+DATASET_NAME = "spaceship-titanic train"
+
+def register_dataset(path: Path,  # the labelled CSV a training or tuning run learns from
+                     fingerprint: str,  # `data.fingerprint` of its validated rows
+                     project: str = "spaceship-clf",  # ClearML project (the dataset lives in its `.datasets`)
+                     track: bool | None = None,  # see `tracking_mode`
+                     data_dir: Path | None = None,  # where an offline session goes (default: settings)
+                     ) -> str | None:
+    "Register the file as a ClearML dataset version; its id, or None when tracking is off or it failed."
+    mode = tracking_mode(track)
+    if mode == "off": return None
+    _use_cache_dir(data_dir)
+    try:
+        from clearml import Dataset, Task
+        mode = _online_or_offline(mode)
+        if Task.current_task() is not None: Task.current_task().close()
+        Task.set_offline(mode == "offline")
+        Task.force_store_standalone_script(True)  # no git detection (see `start_run`)
+        dataset = Dataset.create(dataset_name=DATASET_NAME, dataset_project=project, dataset_tags=[fingerprint],
+                                 description=f"{Path(path).name}, data fingerprint {fingerprint}")
+        dataset.add_files(str(path)); dataset.upload(); dataset.finalize()
+        if Task.current_task() is not None: Task.current_task().close()  # the dataset's own task
+        log.info("ClearML dataset %s registered for %s (%s)", dataset.id, path, fingerprint)
+        return dataset.id
+    except Exception as e:  # tracking must never break the work it records
+        log.warning("ClearML: could not register the dataset %s (%s: %s)", path, type(e).__name__, e)
+        return None
+
 # %% ../nbs/02a_tracking.ipynb #24502144
 def log_training(metadata: dict,  # the saved version's metadata.json
                  model_file: Path,  # its model.cbm
+                 dataset: Path | None = None,  # the file it learned from: registered as a dataset version and linked
                  track: bool | None = None,  # see `tracking_mode`
                  project: str = "spaceship-clf",  # ClearML project
                  name: str = "train catboost",  # ClearML task name
@@ -168,14 +212,17 @@ def log_training(metadata: dict,  # the saved version's metadata.json
     "Record a finished training as a ClearML task; return the offline session (None when off or on a server)."
     if tracking_mode(track) == "off": return None
     try:
+        dataset_id = register_dataset(dataset, metadata["data_fingerprint"], project, track, data_dir) if dataset else None
         with start_run(project, name, "training", track, data_dir) as run:
+            run.link_dataset(dataset_id)
             run.connect(metadata.get("params", {}), "catboost")
             run.connect({k: metadata.get(k) for k in ("version", "params_source", "rows", "data_fingerprint")}, "training")
             cv = metadata.get("cv") or {}
             for i, score in enumerate(cv.get("scores", [])): run.scalar("cv accuracy", "fold", score, i)
             if cv: run.single("cv_accuracy_mean", cv["accuracy_mean"]); run.single("cv_accuracy_std", cv["accuracy_std"])
             run.artifact("dataset", {k: metadata.get(k) for k in ("data_fingerprint", "rows", "transported_rate", "schema")})
-            run.output_model(model_file, "spaceship-catboost", metadata, tags=[metadata.get("version", "")])
+            run.output_model(model_file, "spaceship-catboost", {**metadata, "dataset_id": dataset_id},
+                             tags=[metadata.get("version", ""), *([dataset_id] if dataset_id else [])])
         return run.session
     except Exception as e:
         log.warning("ClearML: the training was saved but not tracked (%s: %s)", type(e).__name__, e)

@@ -1,8 +1,10 @@
-"""Shared fixtures: a project home with a small trained model, and the API served from it by the production server.
+"""Shared fixtures: a project home with a small trained model, a writable copy of it, and the API served from it by
+the production server.
 
 `trained_home` is generic: any test that needs a model (CLI, API, tuning) can use it instead of training its own.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +29,15 @@ def trained_home(tmp_path_factory) -> Path:
     make_passengers(300, seed=22, labelled=False).to_csv(home / "test.csv", index=False)
     My_Classifier_Model(model_dir=home / "model", results_file=home / "data/results.csv").train(
         home / "train.csv", cv_folds=2, params=dict(iterations=60, random_seed=0), track=False)
+    return home
+
+
+@pytest.fixture
+def model_home(trained_home, tmp_path) -> Path:
+    "A writable copy of `trained_home` (its CSV files and model store) for tests that promote, roll back or break versions."
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("server-*.log", "data"))
+    (home / "data").mkdir()
     return home
 
 
@@ -63,6 +74,17 @@ class ApiServer:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def wait_for_workers(self, workers: int, timeout: float = 60) -> "ApiServer":
+        "Block until `workers` workers have a model (`spaceship_workers_ready`); ready means only that one has."
+        import requests
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = requests.get(self.url + "/metrics", timeout=5).text
+            ready = sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith("spaceship_workers_ready "))
+            if ready >= workers: return self
+            time.sleep(0.3)
+        raise AssertionError(f"fewer than {workers} workers had a model within {timeout}s:\n{self.output()}")
 
     def stop(self):
         if self.process.poll() is None:

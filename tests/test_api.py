@@ -1,20 +1,24 @@
 """The REST API in-process, through Flask's test client: every endpoint, every class of bad request, and a fuzz run
-(hypothesis) that must never produce a 5xx."""
+(hypothesis) that must never produce a 5xx. The app is `spaceship_clf.serving.create_app` serving `trained_home`'s store."""
 import io
 import json
 import logging
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from spaceship_clf.classifier import My_Classifier_Model
-from spaceship_clf.data import BOOL_COLUMNS, ID, LIMITS, NUMBER_COLUMNS, RAW_COLUMNS
-from spaceship_clf.serving import ServingSettings, create_app, gunicorn_options
+from spaceship_clf.core import ServingSettings
+from spaceship_clf.data import BOOL_COLUMNS, ID, NUMBER_COLUMNS, RAW_COLUMNS, SCHEMA, passenger_columns, read_passengers
+from spaceship_clf.serving import create_app
+from spaceship_clf.serving.server import gunicorn_options
+from spaceship_clf.store import load_model
 
-LIMITS_FOR_TESTS = ServingSettings(max_passengers=5, max_json_bytes=20_000, max_csv_bytes=300_000, model_retry_seconds=0)
+LIMITS_FOR_TESTS = ServingSettings(max_passengers=5, max_json_bytes=20_000, max_csv_bytes=300_000, model_poll_seconds=0)
 ONE = {ID: "0013_01", "HomePlanet": "Earth", "CryoSleep": True, "Cabin": "G/3/S", "Destination": "TRAPPIST-1e", "Age": 27,
        "VIP": False, "RoomService": 0, "FoodCourt": 0, "ShoppingMall": 0, "Spa": 0, "VRDeck": 0, "Name": "Nelly Carsoning"}
 
@@ -46,12 +50,17 @@ def fix_types(record):
     return out
 
 
+def served_version(app) -> str:
+    return app.extensions["spaceship_clf"].live.bundle.version
+
+
 # ---------------------------------------------------------------- predictions
-def test_one_passenger(client, app):
+def test_one_passenger(client, app, trained_home):
     r = client.post("/predict", json=ONE)
     assert r.status_code == 200 and r.mimetype == "application/json"
     body = r.json
-    assert body["model_version"] == app.extensions["spaceship_model"].bundle.version
+    assert body["model_version"] == served_version(app) == (trained_home / "model/CURRENT").read_text().strip()
+    assert r.headers["X-Model-Version"] == body["model_version"]
     [p] = body["predictions"]
     assert p[ID] == "0013_01" and isinstance(p["Transported"], bool) and 0 <= p["probability"] <= 1
     assert p["Transported"] == (p["probability"] >= 0.5)
@@ -60,7 +69,21 @@ def test_one_passenger(client, app):
 def test_missing_values_are_accepted(client):
     r = client.post("/predict", json={ID: "0001_01", "Age": None, "CryoSleep": None})
     assert r.status_code == 200, r.json
-    assert client.post("/predict", json={ID: "0001_01"}).status_code == 200
+    absent = client.post("/predict", json={ID: "0001_01"})
+    assert absent.status_code == 200
+    blank = client.post("/predict", json={ID: "0001_01", "Name": "", "Cabin": "  ", "Age": " ", "VIP": ""})  # blank = missing, as in a CSV
+    assert blank.status_code == 200, blank.json
+    assert blank.json["predictions"] == absent.json["predictions"] == r.json["predictions"]
+
+
+@pytest.mark.parametrize("spelling, value", [("yes", True), ("YES", True), ("1", True), ("true", True), ("True", True),
+                                             ("no", False), ("0", False), ("FALSE", False)])
+def test_boolean_spellings_of_a_csv_file(client, spelling, value):
+    "JSON accepts the spellings a CSV file may use for booleans, any case, and they mean what the JSON literal means."
+    spelled = client.post("/predict", json={**ONE, "CryoSleep": spelling, "VIP": spelling})
+    literal = client.post("/predict", json={**ONE, "CryoSleep": value, "VIP": value})
+    assert spelled.status_code == 200, spelled.json
+    assert spelled.json == literal.json
 
 
 def test_group_matches_the_file_path(client, trained_home):
@@ -69,11 +92,9 @@ def test_group_matches_the_file_path(client, trained_home):
     r = client.post("/predict", json=group)
     assert r.status_code == 200, r.json
     assert [p[ID] for p in r.json["predictions"]] == [p[ID] for p in group]
-    model = My_Classifier_Model(model_dir=trained_home / "model")
-    from spaceship_clf.data import passenger_columns, read_csv, validate_passengers
-    frame = validate_passengers(read_csv(trained_home / "test.csv").head(5))
-    expected = model.bundle.predict_proba(passenger_columns(frame))
-    assert [p["probability"] for p in r.json["predictions"]] == pytest.approx(list(expected), abs=1e-6)
+    frame = read_passengers(trained_home / "test.csv").head(5)
+    expected = load_model(trained_home / "model").predict_proba(passenger_columns(frame))
+    assert [p["probability"] for p in r.json["predictions"]] == pytest.approx(list(expected), abs=1e-12)
 
 
 def test_group_features_come_from_the_request(client, trained_home):
@@ -92,6 +113,10 @@ def test_csv_body_and_upload_match_the_cli(client, trained_home, tmp_path):
     assert r.get_data(as_text=True) == expected
     r = client.post("/predict", data={"file": (io.BytesIO(data), "test.csv")}, content_type="multipart/form-data")
     assert r.status_code == 200 and r.get_data(as_text=True) == expected
+    with_probability = client.post("/predict?probability=true", data=data, content_type="text/csv").get_data(as_text=True)
+    lines = with_probability.splitlines()
+    assert lines[0] == "PassengerId,Transported,probability" and len(lines) == len(expected.splitlines())
+    assert [l.rsplit(",", 1)[0] for l in lines[1:]] == expected.splitlines()[1:]  # the same answers, one more column
 
 
 # ---------------------------------------------------------------- errors
@@ -104,15 +129,17 @@ def error(r, status):
 
 
 @pytest.mark.parametrize("change, field, kind", [
-    ({"Age": "30"}, "Age", "float_type"),                      # wrong type (strict: no coercion from text)
-    ({"CryoSleep": "yes"}, "CryoSleep", "bool_type"),
+    ({"Age": "30"}, "Age", "float_type"),                      # wrong type (strict: no number from text)
+    ({"Age": True}, "Age", "float_type"),
+    ({"CryoSleep": "maybe"}, "CryoSleep", "value_error"),      # not one of the spellings
+    ({"CryoSleep": 2}, "CryoSleep", "bool_type"),
     ({"HomePlanet": 3}, "HomePlanet", "string_type"),
     ({"Age": -1}, "Age", "greater_than_equal"),                # out of range
     ({"Spa": 1e8}, "Spa", "less_than_equal"),
     ({"Cabin": "G/3/X"}, "Cabin", "string_pattern_mismatch"),
     ({ID: "13_1"}, ID, "string_pattern_mismatch"),
     ({"Pet": "cat"}, "Pet", "extra_forbidden"),                # unknown field
-    ({"Name": ""}, "Name", "string_too_short"),
+    ({"Name": "x" * 201}, "Name", "string_too_long"),
 ])
 def test_schema_violations_name_the_field(client, change, field, kind):
     body = error(client.post("/predict", json={**ONE, **change}), 422)
@@ -181,6 +208,22 @@ def test_bad_csv(client, trained_home):
     assert "missing columns" in body["error"]
     error(client.post("/predict", data="", content_type="text/csv"), 422)
     error(client.post("/predict", data={"other": "x"}, content_type="multipart/form-data"), 400)
+    error(client.post("/predict?probability=perhaps", data=(trained_home / "test.csv").read_bytes(), content_type="text/csv"), 422)
+
+
+@pytest.mark.parametrize("make_body, status, words", [
+    (lambda test: test.splitlines()[0] + "\n", 422, "no passengers"),                               # a header only
+    (lambda test: "\n".join(l.split(",", 1)[1] for l in test.splitlines()[:4]) + "\n", 422, "missing column PassengerId"),
+    (lambda test: "date,price,volume\n2024-01-02,10.5,300\n2024-01-03,10.7,250\n", 422, "not a passenger file"),
+    (lambda test: "PassengerId,Name\n0001_01,Ann\n", 422, "missing columns"),
+])
+def test_bad_csv_says_what_is_wrong(client, trained_home, make_body, status, words):
+    "A CSV that is not what the API takes gets one line saying what is wrong, as JSON, whether sent as a body or a file."
+    data = make_body((trained_home / "test.csv").read_text())
+    for kwargs in (dict(data=data, content_type="text/csv"),
+                   dict(data={"file": (io.BytesIO(data.encode()), "x.csv")}, content_type="multipart/form-data")):
+        body = error(client.post("/predict", **kwargs), status)
+        assert words in body["error"] and "\n" not in body["error"] and len(body["error"]) < 300, body
 
 
 def test_unknown_paths_and_methods(client):
@@ -202,15 +245,15 @@ def test_health_and_model(client, trained_home):
 def test_no_model_is_not_ready_and_no_crash(trained_home, tmp_path):
     records = []
     handler = logging.Handler(); handler.emit = records.append
-    logging.getLogger("spaceship_clf.serving").addHandler(handler)
+    logging.getLogger("spaceship_clf").addHandler(handler)
     try:
         client = create_app(tmp_path / "model", LIMITS_FOR_TESTS).test_client()
     finally:
-        logging.getLogger("spaceship_clf.serving").removeHandler(handler)
+        logging.getLogger("spaceship_clf").removeHandler(handler)
     assert any(r.levelno == logging.ERROR and "no trained model" in r.getMessage() for r in records)
     assert client.get("/health/live").status_code == 200
     ready = client.get("/health/ready")
-    assert ready.status_code == 503 and ready.json["ready"] is False and "train one first" in ready.json["reason"]
+    assert ready.status_code == 503 and ready.json["ready"] is False and "train one" in ready.json["reason"]
     assert "no model loaded" in error(client.post("/predict", json=ONE), 503)["error"]
     error(client.get("/model"), 503)
     shutil.copytree(trained_home / "model", tmp_path / "model")  # a model appears: picked up without a restart
@@ -222,7 +265,11 @@ def test_broken_model_is_not_ready(trained_home, tmp_path):
     shutil.copytree(trained_home / "model", tmp_path / "model")
     for cbm in (tmp_path / "model").rglob("model.cbm"): cbm.write_bytes(b"garbage")
     client = create_app(tmp_path / "model", LIMITS_FOR_TESTS).test_client()
-    assert "corrupted" in client.get("/health/ready").json["reason"]
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503 and "corrupted" in ready.json["reason"]
+    version = (tmp_path / "model/CURRENT").read_text().strip()
+    failures = f'spaceship_model_load_failures_total{{version="{version}"}} 1.0'
+    assert failures in client.get("/metrics").get_data(as_text=True)
 
 
 def test_metrics(app):
@@ -248,7 +295,7 @@ def test_metrics(app):
                     for t in ("true", "false"))
     assert predicted == 2
     assert value(after, "spaceship_http_request_duration_seconds_count", endpoint="/predict") >= 2
-    version = app.extensions["spaceship_model"].bundle.version
+    version = served_version(app)
     assert value(after, "spaceship_model_info", version=version) == 1 and value(after, "spaceship_workers_ready") == 1
 
 
@@ -259,14 +306,14 @@ def test_openapi_document_and_docs(client):
     assert set(body) == {"application/json", "text/csv", "multipart/form-data"}
     passenger = doc["components"]["schemas"]["Passenger"]
     assert list(passenger["properties"]) == list(RAW_COLUMNS) and passenger["additionalProperties"] is False
-    assert passenger["properties"]["Age"]["anyOf"][0]["maximum"] == LIMITS["Age"][1]
+    assert passenger["properties"]["Age"]["anyOf"][0]["maximum"] == SCHEMA["Age"].limits[1]
     assert "sent together" in doc["info"]["description"]
     assert doc["components"]["schemas"]["PassengerList"]["maxItems"] == 5
     docs = client.get("/docs")
     assert docs.status_code == 200 and b"swagger-ui" in docs.data and b"//" not in docs.data.replace(b"<!doctype", b"")
     asset = client.get("/docs/static/js/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
-    assert client.get("/docs/init.js").status_code == 200
+    assert b"SwaggerUIBundle" in client.get("/static/docs-init.js").data
     error(client.get("/docs/static/../../../../etc/passwd"), 404)
 
 
@@ -276,14 +323,30 @@ def test_page(client):
     page = r.get_data(as_text=True)
     for column in RAW_COLUMNS: assert f'id="{column}"' in page
     assert "script-src 'self'" in r.headers["Content-Security-Policy"] and r.headers["X-Content-Type-Options"] == "nosniff"
-    assert "<script>" not in page and "https://" not in page and "http://" not in page  # no inline code, no other host
-    js = client.get("/page.js")
-    assert js.status_code == 200 and b"textContent" in js.data and b"innerHTML" not in js.data
-    assert client.get("/page.css").status_code == 200
+    assert "<script>" not in page and "<style" not in page and " style=" not in page  # no inline code
+    assert "https://" not in page and "http://" not in page  # nothing from another host
+    assert '<script src="/static/page.js"' in page and 'href="/static/page.css"' in page
+    js = client.get("/static/page.js")
+    assert js.status_code == 200 and js.mimetype == "text/javascript" and b"textContent" in js.data and b"innerHTML" not in js.data
+    css = client.get("/static/page.css")
+    assert css.status_code == 200 and css.mimetype == "text/css"
+    error(client.get("/static/nothing.js"), 404)
+    error(client.get("/static/../app.py"), 404)
+
+
+def test_page_escapes_what_it_prints(app):
+    "The page is a Jinja template: text from the schema is escaped, never markup."
+    from spaceship_clf.serving.app import page
+    with app.test_request_context("/"):
+        from flask import render_template
+        html = render_template("index.html", fields=[{"name": "<b>x</b>", "control": "text", "placeholder": '"><script>',
+                                                      "description": "", "data_kind": "text"}], note="<i>note</i>")
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html and '"><script>' not in html and "<i>" not in html
+    assert page.static_folder and (Path(page.static_folder) / "page.js").is_file()
 
 
 def test_gunicorn_options():
-    options = gunicorn_options(host="127.0.0.1", port=5001, workers=3)
+    options = gunicorn_options(ServingSettings(host="127.0.0.1", port=5001, workers=3))
     assert options["bind"] == "127.0.0.1:5001" and options["workers"] == 3 and options["worker_class"] in ("sync", "gthread")
     assert callable(options["on_starting"]) and callable(options["child_exit"])
 

@@ -65,3 +65,15 @@ def test_paste_csv(browser, api_server, trained_home):
     assert answer(browser).startswith("Predictions (200)")
     details = browser.find_element("id", "details").text.splitlines()
     assert details[0] == "PassengerId,Transported" and len(details) == 4
+
+
+def test_docs_render_from_local_files(browser, api_server):
+    "Swagger UI at /docs, from the package's own files (no CDN), renders the served OpenAPI document."
+    from selenium.webdriver.support.ui import WebDriverWait
+    browser.get_log("browser")  # drop what earlier tests left (their 422s are network errors in the log)
+    browser.get(api_server.url + "/docs")
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements("css selector", "#swagger-ui .info .title"))
+    assert "spaceship-clf" in browser.find_element("css selector", "#swagger-ui .info .title").text
+    assert browser.find_elements("css selector", "#operations-default-predict, [id*='predict']")
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+    assert not severe, severe

@@ -109,14 +109,16 @@ def test_drifted_input(home, case):
 
 
 def test_retrain_pipeline_from_the_command_line(home):
-    (home / "model").mkdir()
-    (home / "model/best_params.json").write_text(json.dumps({"params": QUICK}))
-    first = cli(home, "retrain", f"--dataset={home / 'train.csv'}")
+    quick = home / "quick.json"; quick.write_text(json.dumps({"params": QUICK, "source": "quick test parameters"}))
+    first = cli(home, "retrain", f"--dataset={home / 'train.csv'}", f"--params={quick}")
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert report["decision"] == "promoted" and Path(report["report"]).exists()
-    again = json.loads(cli(home, "retrain", f"--dataset={home / 'train.csv'}").stdout)
-    assert again["decision"] == "rejected" and again["new_rows"] == 0
-    assert "retrain rejected" in (home / "data/log_file.log").read_text()
+    again = json.loads(cli(home, "retrain", f"--dataset={home / 'train.csv'}", "--folds=2").stdout)  # same data: decided on merit
+    assert again["method"] == "paired cross-validation" and again["decision"] == "promoted"
+    assert again["candidate"]["accuracy"] == again["current"]["accuracy"]  # the promoted parameters, the same folds
+    assert "gate promoted" in (home / "data/log_file.log").read_text()
     listed = json.loads(cli(home, "versions").stdout)["versions"]
-    assert [v["current"] for v in listed] == [True]
+    assert [v["current"] for v in listed] == [False, True]
+    bad = cli(home, "retrain", f"--dataset={home / 'train.csv'}", f"--params={home / 'nope.json'}")
+    assert bad.returncode == 1 and "not a readable parameters file" in bad.stderr

@@ -1,12 +1,18 @@
 """The real production server (`python flask_app.py`, gunicorn) on 127.0.0.1 in a subprocess, over HTTP: every endpoint,
-the client script, metrics summed over workers, a missing model, plain `gunicorn flask_app:app`, and a
-schemathesis fuzz run against the served OpenAPI document that must find no 5xx."""
+the client script, metrics summed over workers, a missing model, plain `gunicorn flask_app:app`, the command line
+(`--help` of both entry points), a new model version swapped in under load and a rollback, a broken version refused,
+and a schemathesis fuzz run against the served OpenAPI document that must find no 5xx."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,7 +23,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 
-from conftest import ROOT
+from conftest import ROOT, free_port
+from spaceship_clf.core import ModelError, atomic_write_text
+from spaceship_clf.data import CAT_FEATURES, TARGET, feature_frame, passenger_columns, read_json, read_passengers
+from spaceship_clf.store import current_version, load_model, rollback, save_model, set_current
 
 ONE = {"PassengerId": "0013_01", "HomePlanet": "Earth", "CryoSleep": True, "Cabin": "G/3/S", "Age": 27}
 
@@ -140,3 +149,158 @@ def test_fuzz_openapi_no_5xx(api_server):
                     assert mode == GenerationMode.NEGATIVE
     assert max(statuses) < 500 and {200, 422} <= statuses, statuses
     assert "unexpected error" not in api_server.output()
+
+
+# ---------------------------------------------------------------- the command line
+SERVE_SCRIPT = Path(sys.executable).parent / "spaceship-clf-serve"
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "flask_app.py"], [str(SERVE_SCRIPT)]], ids=["flask_app.py", "spaceship-clf-serve"])
+def test_help_prints_and_exits_without_serving(command, tmp_path):
+    "Both entry points share one argument definition; --help prints it and exits 0 at once, binding nothing."
+    assert Path(command[0]).exists(), f"{command[0]} is missing: reinstall the project (pip install --no-deps -e .)"
+    port = free_port()
+    env = {**os.environ, "SPACESHIP_HOME": str(tmp_path), "SPACESHIP_PORT": str(port), "SPACESHIP_TRACKING": "off"}
+    start = time.monotonic()
+    done = subprocess.run([*command, "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: ") and "gunicorn" in done.stdout
+    for option in ("--host", "--port", "--workers", "--worker-class {sync,gthread}", "--model-dir"):
+        assert option in done.stdout, option
+    assert f"now {port}" in done.stdout  # the default shown is the setting's value
+    assert "Booting worker" not in done.stderr and "Listening at" not in done.stderr
+    assert took < 10, took
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # nothing listens
+    bad = subprocess.run([*command, "--port", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "port" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+# ---------------------------------------------------------------- a new version while serving (issue #10)
+GROUP = [dict(ONE, PassengerId="0013_01", Destination="TRAPPIST-1e", Name="Nelly Carsoning"),
+         dict(ONE, PassengerId="0013_02", CryoSleep=False, Age=41, RoomService=310.0, Spa=12.0, HomePlanet=None),
+         dict(ONE, PassengerId="0013_03", Cabin="G/4/S", Age=8, CryoSleep=None)]
+GROUP_BODY = json.dumps(GROUP).encode()
+
+
+def save_another_version(home: Path, model_dir: Path, seed: int) -> str:
+    "A second version of the model, fitted on the home's train.csv with other settings, saved but not current."
+    from catboost import CatBoostClassifier
+    frame = read_passengers(home / "train.csv", require_target=True)
+    model = CatBoostClassifier(cat_features=CAT_FEATURES, iterations=40, depth=3, random_seed=seed, verbose=False,
+                               allow_writing_files=False, thread_count=1)
+    model.fit(feature_frame(passenger_columns(frame)), frame[TARGET].astype(bool))
+    version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")  # sorts after the first: rollback() returns to it
+    save_model(model, {"version": version, "threshold": 0.5, "params_source": "test"}, model_dir, make_current=False)
+    return version
+
+
+@dataclass
+class Answer:
+    sent: float
+    received: float
+    status: int  # 0: no HTTP answer at all
+    version: str | None
+    probabilities: list | None
+    detail: str = ""
+
+
+class Load:
+    "Closed-loop clients posting one travel group until stopped; bounded in requests and in time."
+    def __init__(self, url: str, clients: int = 4, max_requests: int = 4000, max_seconds: float = 60):
+        self.url, self.max_requests, self.deadline = url, max_requests, time.monotonic() + max_seconds
+        self.answers: list[Answer] = []
+        self.stopped = threading.Event()
+        self.threads = [threading.Thread(target=self.client, daemon=True) for _ in range(clients)]
+
+    def client(self):
+        for _ in range(self.max_requests):
+            if self.stopped.is_set() or time.monotonic() > self.deadline: return
+            sent = time.monotonic()
+            try:
+                r = requests.post(self.url + "/predict", data=GROUP_BODY, headers={"Content-Type": "application/json"}, timeout=10)
+                body = r.json() if r.status_code == 200 else {}
+                answer = Answer(sent, time.monotonic(), r.status_code, body.get("model_version"),
+                                [p["probability"] for p in body.get("predictions", [])], "" if r.ok else r.text[:200])
+            except requests.RequestException as e:
+                answer = Answer(sent, time.monotonic(), 0, None, None, repr(e))
+            self.answers.append(answer)
+
+    def __enter__(self) -> "Load":
+        for t in self.threads: t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        for t in self.threads: t.join(timeout=30)
+        assert not any(t.is_alive() for t in self.threads)
+
+
+def test_new_version_and_rollback_under_load(start_server, model_home, tmp_path):
+    """Promotion and rollback while 4 clients keep 2 workers busy: no failed request, no answer from a version it does not
+    name, and within 2 s of each switch every answer (from both workers) names the new version."""
+    store = tmp_path / "store"  # outside the home: --model-dir must be what the server reads
+    os.replace(model_home / "model", store)
+    first = current_version(store)
+    second = save_another_version(model_home, store, seed=7)
+    columns = read_json(GROUP_BODY)[0]
+    expected = {v: list(load_model(store, v).predict(columns, thread_count=1)[0]) for v in (first, second)}
+    assert max(abs(a - b) for a, b in zip(expected[first], expected[second])) > 1e-6  # the versions answer differently
+    server = start_server(home=model_home, args=["--workers", "2", "--model-dir", str(store)]).wait("/health/ready")
+    server.wait_for_workers(2)
+
+    def in_use() -> dict:
+        return {v: metric(server.url, "spaceship_model_info", version=v) for v in (first, second)}
+
+    with Load(server.url) as load:
+        time.sleep(2)
+        set_current(second, store); promoted = time.monotonic()  # what the gate does
+        time.sleep(2.5)
+        assert in_use() == {first: 0.0, second: 1.0}  # livemax over workers: both have swapped
+        assert requests.get(server.url + "/health/ready", timeout=5).json()["model_version"] == second
+        assert requests.get(server.url + "/model", timeout=5).json()["version"] == second
+        time.sleep(1.5)
+        assert rollback(model_dir=store) == first; rolled_back = time.monotonic()
+        time.sleep(2.5)
+        assert in_use() == {first: 1.0, second: 0.0}
+        time.sleep(1.5)
+    answers = load.answers
+
+    failed = [a for a in answers if a.status != 200]
+    assert not failed, failed[:5]
+    for a in answers:  # each answer comes whole from the version it names
+        assert a.version in expected and a.probabilities == pytest.approx(expected[a.version], abs=1e-12), a
+    before = [a for a in answers if a.received < promoted - 0.2]
+    settled_on_second = [a for a in answers if promoted + 2 <= a.sent and a.received < rolled_back - 0.2]
+    settled_on_first = [a for a in answers if a.sent >= rolled_back + 2]
+    assert len(before) >= 20 and len(settled_on_second) >= 50 and len(settled_on_first) >= 50, (len(before), len(settled_on_second), len(settled_on_first))
+    assert {a.version for a in before} == {first}
+    assert {a.version for a in settled_on_second} == {second}
+    assert {a.version for a in settled_on_first} == {first}
+    output = server.output()
+    assert "Booting worker" in output and output.count("Booting worker") == 2, output  # no worker was restarted
+
+
+def test_a_version_that_cannot_load_is_refused(start_server, model_home):
+    "A pointer to a broken version (a hand-edited or copied CURRENT): refused and counted; the old version keeps answering."
+    store = model_home / "model"
+    good = current_version(store)
+    broken = save_another_version(model_home, store, seed=3)
+    (store / "versions" / broken / "model.cbm").write_bytes(b"not a CatBoost model")
+    with pytest.raises(ModelError):
+        set_current(broken, store)  # the store's own door refuses it ...
+    server = start_server(home=model_home, args=["--workers", "2"]).wait("/health/ready")
+    server.wait_for_workers(2)
+    assert metric(server.url, "spaceship_model_load_failures_total") == 0
+    atomic_write_text(store / "CURRENT", broken + "\n")  # ... so write the pointer by hand
+    versions, statuses, deadline = set(), set(), time.monotonic() + 3
+    while time.monotonic() < deadline:
+        r = requests.post(server.url + "/predict", json=GROUP, timeout=10)
+        statuses.add(r.status_code); versions.add(r.json().get("model_version"))
+    assert statuses == {200} and versions == {good}
+    assert metric(server.url, "spaceship_model_load_failures_total", version=broken) >= 1
+    assert metric(server.url, "spaceship_model_info", version=good) == 1 and metric(server.url, "spaceship_workers_ready") == 2
+    ready = requests.get(server.url + "/health/ready", timeout=5)
+    assert ready.status_code == 200 and ready.json()["model_version"] == good
+    assert f"refused model version {broken}" in (model_home / "data/log_file.log").read_text()

@@ -1,5 +1,6 @@
 """ClearML tracking, end to end in fresh processes: the offline sessions that a tuning run and a training leave under
 data/clearml/ hold the parameters, scalars, plots, the dataset fingerprint and the model; off means off."""
+import hashlib
 import json
 import socket
 import subprocess
@@ -31,12 +32,32 @@ def train(home: Path, **env) -> dict:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "stderr": done.stderr}
 
 
+def open_sessions(home: Path, tmp: Path) -> dict[str, Path]:
+    "Unzip the offline sessions under home/data/clearml (the zips are what gets imported into a server), by task type."
+    sessions = {}
+    for i, archive in enumerate((home / "data" / "clearml" / "offline").glob("*.zip")):
+        with zipfile.ZipFile(archive) as z: z.extractall(tmp / f"session{i}")
+        kind = json.loads((tmp / f"session{i}" / "task.json").read_text())["type"]
+        assert kind not in sessions, f"two {kind} sessions"
+        sessions[kind] = tmp / f"session{i}"
+    return sessions
+
+
 def open_session(home: Path, tmp: Path) -> Path:
-    "Unzip the one offline session under home/data/clearml (the zip is what gets imported into a server)."
-    zips = list((home / "data" / "clearml" / "offline").glob("*.zip"))
-    assert len(zips) == 1, zips
-    with zipfile.ZipFile(zips[0]) as z: z.extractall(tmp / "session")
-    return tmp / "session"
+    "The run's session (training or tuning), after checking the dataset version it names is the other session."
+    sessions = open_sessions(home, tmp)
+    dataset = sessions.pop("data_processing")
+    [session] = sessions.values()
+    task, data_task = (json.loads((s / "task.json").read_text()) for s in (session, dataset))
+    linked = task["hyperparams"]["Datasets"]["train"]["value"]
+    assert data_task["id"] in linked, (linked, data_task["id"])  # the run names the dataset version it learned from
+    assert data_task["project_name"].endswith("/.datasets/spaceship-titanic train")
+    [state] = [json.loads(s.read_text()) for s in dataset.rglob("state.json")]  # the version: the file, its size and sha256
+    [entry] = state["dataset_file_entries"]
+    trained_on = Path(entry["local_path"])
+    assert entry["hash"] == hashlib.sha256(trained_on.read_bytes()).hexdigest() and trained_on.name.endswith("train.csv")
+    for model in task["offline_output_models"]: assert model["init"]["config_dict"]["dataset_id"] == linked
+    return session
 
 
 def metrics(session: Path) -> list[dict]:
@@ -51,14 +72,14 @@ def test_tuning_session_holds_params_scalars_plots_dataset_and_model(tmp_path):
     assert task["name"] == "tune catboost" and task["project_name"] == "spaceship-clf"
     params = task["hyperparams"]
     assert params["tuning"]["n_trials"]["value"] == "3" and params["tuning"]["folds"]["value"] == "2"
-    best = json.loads((home / "model" / "best_params.json").read_text())
+    best = json.loads((home / "data" / "tuning" / "best_params.json").read_text())
     assert float(params["best_params"]["learning_rate"]["value"]) == pytest.approx(best["params"]["learning_rate"])
     reported = metrics(session)
     trials = [m for m in reported if m["type"] == "training_stats_scalar" and m["metric"] == "trial accuracy" and m["variant"] == "trial"]
     assert sorted(m["iter"] for m in trials) == [0, 1, 2]
     summary = {m["variant"]: m["value"] for m in reported if m["metric"] == "Summary"}
     assert summary["best_cv_accuracy"] == pytest.approx(best["cv_accuracy_mean"])
-    assert summary["final_training_seconds"] > 0
+    assert summary["gate_seconds"] > 0
     plots = {m["variant"] for m in reported if m["type"] == "plot" and m["metric"] == "optuna"}
     assert plots == {"history", "param_importances", "parallel_coordinate"}
     artifacts = {a["key"]: a for a in task["execution"]["artifacts"]}
@@ -100,4 +121,4 @@ def test_unreachable_server_falls_back_to_an_offline_session(tmp_path):
     out = train(tmp_path, CLEARML_API_HOST=f"http://127.0.0.1:{port}", CLEARML_API_ACCESS_KEY="x", CLEARML_API_SECRET_KEY="y",
                 HOME=tmp_path, CLEARML_CONFIG_FILE=tmp_path / "none.conf")
     assert "not reachable" in out["stderr"]
-    assert open_session(tmp_path, tmp_path).joinpath("task.json").exists()
+    assert open_session(tmp_path, tmp_path).joinpath("task.json").exists()  # a training and its dataset, offline

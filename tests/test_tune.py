@@ -71,7 +71,7 @@ def two_runs(tmp_path_factory):
 
 def test_papermill_run_leaves_study_params_model_and_plots(two_runs):
     home = two_runs[0]
-    best = json.loads((home / "model" / "best_params.json").read_text())
+    best = json.loads((home / "data" / "tuning" / "best_params.json").read_text())
     assert set(best["params"]) >= {"iterations", "learning_rate", "depth", "l2_leaf_reg", "random_seed"}
     assert best["params"]["random_seed"] == TINY["seed"] and best["folds"] == TINY["folds"]
     assert 0.5 < best["cv_accuracy_mean"] <= 1 and len(best["fold_scores"]) == TINY["folds"]
@@ -81,7 +81,11 @@ def test_papermill_run_leaves_study_params_model_and_plots(two_runs):
     version = (home / "model" / "CURRENT").read_text().strip()
     meta = json.loads((home / "model" / "versions" / version / "metadata.json").read_text())
     assert meta["params"] == best["params"]  # the final model was trained with the tuned parameters ...
-    assert meta["params_source"].endswith("best_params.json")  # ... read from where model.py train reads them
+    assert meta["params_source"].startswith("tuning study 'catboost-cv': best of 3 trials")  # ... with their provenance
+    [report] = [json.loads(p.read_text()) for p in (home / "data" / "reports").glob("gate-*.json")]  # ... through the gate
+    assert (report["decision"], report["reason"], report["new_version"]) == ("promoted", "no current model", version)
+    promoted = json.loads((home / "model" / "params.json").read_text())
+    assert promoted["params"] == best["params"]  # what `python model.py train` uses from now on
     plots = {p.name for p in (home / "data" / "plots").iterdir()}
     for name in ("history", "param_importances", "parallel_coordinate"):
         assert {f"catboost-cv-{name}.html", f"catboost-cv-{name}.png"} <= plots
@@ -95,7 +99,7 @@ def test_same_seed_same_trials_and_same_predictions(two_runs):
     studies = [optuna.load_study(study_name="catboost-cv", storage=f"sqlite:///{h / 'data' / 'optuna.db'}") for h in two_runs]
     assert [t.params for t in studies[0].trials] == [t.params for t in studies[1].trials]
     assert [t.value for t in studies[0].trials] == [t.value for t in studies[1].trials]
-    params = [json.loads((h / "model" / "best_params.json").read_text())["params"] for h in two_runs]
+    params = [json.loads((h / "data" / "tuning" / "best_params.json").read_text())["params"] for h in two_runs]
     assert params[0] == params[1]
     first, second = predictions(two_runs[0]), predictions(two_runs[1])
     assert len(first) == 800 and first.nunique() > 10
