@@ -25,10 +25,10 @@ from .core import DataError, UnreadableInputError, get_logger
 # %% auto #0
 __all__ = ['ID', 'TARGET', 'SCHEMA', 'BOOL_SPELLINGS', 'RAW_COLUMNS', 'CATEGORY_COLUMNS', 'TEXT_COLUMNS', 'BOOL_COLUMNS',
            'NUMBER_COLUMNS', 'SPEND_COLUMNS', 'EXAMPLE', 'log', 'Passenger', 'MISSING', 'DECK_HOME', 'CAT_FEATURES',
-           'NUM_FEATURES', 'FEATURES', 'SUBMISSION_HEADER', 'Column', 'first_duplicate', 'validate_passengers',
-           'read_csv', 'travel_group', 'whole_group_chunks', 'read_passengers', 'load_passengers', 'record_columns',
-           'read_json', 'passenger_columns', 'add_features', 'feature_frame', 'make_passengers', 'reference_statistics',
-           'submission_rows', 'fingerprint']
+           'NUM_FEATURES', 'FEATURES', 'FEATURE_SOURCES', 'SUBMISSION_HEADER', 'Column', 'first_duplicate',
+           'validate_passengers', 'read_csv', 'travel_group', 'whole_group_chunks', 'read_passengers',
+           'load_passengers', 'record_columns', 'read_json', 'passenger_columns', 'add_features', 'feature_frame',
+           'make_passengers', 'reference_statistics', 'submission_rows', 'fingerprint']
 
 # %% ../nbs/01_data.ipynb #95b64d77
 ID = "PassengerId"
@@ -471,6 +471,10 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     f["CabinRegion"] = np.floor(number / 300)  # the ship's sections: transport rates differ by region
     f["CabinMates"] = _mates_sharing(group, cabin_codes)  # within the travel group: never other passengers of the file
     return {name: f[name] for name in FEATURES}
+
+# the passenger column each feature is read from, as a person knows it (for explanations); spending totals come from all five bills
+FEATURE_SOURCES = {**{f: f for f in FEATURES}, "Deck": "Cabin", "Side": "Cabin", "CabinNumber": "Cabin", "CabinRegion": "Cabin",
+                   "CabinMates": "Cabin", "GroupSize": ID, "Solo": ID, "GroupPosition": ID, "AmenitiesUsed": "TotalSpend", "NoSpend": "TotalSpend"}
 
 def feature_frame(p: Mapping[str, np.ndarray]) -> pd.DataFrame:
     "`add_features` as a DataFrame in model column order (for training and analysis)."
