@@ -1,11 +1,11 @@
 """Batch prediction on a big file: `python model.py predict` on a 2,000,000-row synthetic CSV, as a subprocess.
 Prints wall seconds, rows/s, CPU seconds and the peak RSS of that process. Passes or fails nothing.
 
-    python bench/predict_big.py                     # 2,000,000 rows under /tmp/spaceship-bench (kept for reruns)
-    python bench/predict_big.py --rows 500000 --dir data/bench
+    python bench/predict_big.py                     # 2,000,000 rows under data/bench (kept for reruns)
+    python bench/predict_big.py --rows 500000 --dir /tmp/spaceship-bench
 
 The CSV is generated once with `make_passengers` (ids with more than 4 group digits are valid) and reused. A small
-model is trained in a temporary SPACESHIP_HOME the first time (kept in --dir, so reruns measure prediction only).
+model is trained in --dir (its SPACESHIP_HOME) the first time, or again when the saved one is from an older format.
 Peak RSS is the child's `ru_maxrss` (`resource.getrusage(RUSAGE_CHILDREN)`): only one child runs at a time here.
 """
 import argparse
@@ -46,10 +46,17 @@ def run(cmd: list, env: dict) -> tuple[float, float, float]:
     return wall, cpu, after.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux; the max over children so far
 
 
+def usable_model(model_dir: Path) -> bool:
+    from spaceship_clf.core import SpaceshipError
+    from spaceship_clf.store import load_model
+    try: return bool(load_model(model_dir))
+    except SpaceshipError: return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=2_000_000)
-    ap.add_argument("--dir", type=Path, default=Path("/tmp/spaceship-bench"))
+    ap.add_argument("--dir", type=Path, default=ROOT / "data" / "bench")
     ap.add_argument("--repeat", type=int, default=1, help="predict runs (each reported)")
     args = ap.parse_args()
     home = args.dir.resolve(); home.mkdir(parents=True, exist_ok=True)
@@ -59,7 +66,7 @@ def main():
         print(f"generated {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.0f}s")
     env = {**os.environ, "SPACESHIP_HOME": str(home), "SPACESHIP_TRACKING": "off"}
     model = [sys.executable, str(ROOT / "model.py")]
-    if not (home / "model" / "CURRENT").exists():
+    if not usable_model(home / "model"):
         from spaceship_clf.data import make_passengers
         train = home / "train.csv"; make_passengers(3000, seed=42).to_csv(train, index=False)
         subprocess.run(model + ["train", f"--dataset={train}", "--cv-folds=0"], cwd=home, env=env, check=True, capture_output=True)

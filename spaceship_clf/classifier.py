@@ -19,7 +19,7 @@ import pandas as pd
 
 import spaceship_clf
 from .core import DataError, ModelError, atomic_write, get_logger, get_settings
-from .data import (FEATURES, ID, RAW_COLUMNS, SUBMISSION_HEADER, TARGET, feature_frame, fingerprint, load_passengers,
+from .data import (CHUNK_ROWS, FEATURES, ID, RAW_COLUMNS, SUBMISSION_HEADER, TARGET, feature_frame, fingerprint, load_passengers,
                                 passenger_columns, read_passengers, reference_statistics, submission_rows)
 from .evaluation import DEFAULT_PARAMS, THRESHOLD, accuracy, catboost_model, cross_validate, labels
 from .store import ModelBundle, load_model, row_hashes, save_model, training_lock
@@ -27,7 +27,7 @@ from .tracking import log_training
 
 # %% auto #0
 __all__ = ['log', 'SHIPPED_PARAMS', 'params_path', 'read_params', 'training_params', 'model_metadata', 'fit_catboost',
-           'My_Classifier_Model', 'predict', 'evaluate']
+           'My_Classifier_Model', 'explanation_rows', 'predict', 'evaluate']
 
 # %% ../nbs/04_classifier.ipynb #0462e844
 log = get_logger("classifier")
@@ -93,6 +93,7 @@ class My_Classifier_Model:
                  results_file: Path | None = None):  # where `predict` writes the submission (default: ./data/results.csv)
         s = get_settings()
         self.model_dir, self.results_file = Path(model_dir or s.model_dir), Path(results_file or s.results_file)
+        self.explanations_file = self.results_file.with_name("explanations.csv")
         self._bundle: ModelBundle | None = None
 
     def train(self, dataset,  # path of a labelled CSV in Kaggle's train.csv format
@@ -127,20 +128,33 @@ class My_Classifier_Model:
         return self._bundle
 
 # %% ../nbs/04_classifier.ipynb #f77316ff
+def explanation_rows(ids, proba: np.ndarray, base: np.ndarray, contributions: dict, header: bool) -> bytes:
+    "CSV rows `PassengerId,probability,base,contribution_<passenger column>...` (log-odds), for `data/explanations.csv`."
+    table = pd.DataFrame({ID: ids, "probability": proba, "base": base, **{f"contribution_{k}": v for k, v in contributions.items()}})
+    return table.to_csv(index=False, header=header, float_format="%.12g").encode()
+
 def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's test.csv format
-            chunk_rows: int = 200_000,  # rows read at a time: bounds memory for any file size
+            chunk_rows: int = CHUNK_ROWS,  # rows read at a time: bounds memory for any file size
+            explain: bool = False,  # also write why, per passenger, to `explanations.csv` beside the results
             ) -> Path:
     "Write the Kaggle submission (`PassengerId,Transported`, input row order) for `dataset` to `results_file`."
     bundle, rows, start = self.bundle, 0, time.perf_counter()
-    log.info("predicting %s with model version %s", dataset, bundle.version)
-    def write(tmp: Path):
+    log.info("predicting %s with model version %s%s", dataset, bundle.version, " (explained)" if explain else "")
+    def write(tmp: Path, explanations=None):
         nonlocal rows
         with open(tmp, "wb") as out:
             out.write(SUBMISSION_HEADER)
             for frame in read_passengers(dataset, chunk_rows=chunk_rows):
-                out.write(submission_rows(frame[ID], bundle.predict(passenger_columns(frame))[1]))
+                columns = passenger_columns(frame)
+                proba, transported = bundle.predict(columns)
+                out.write(submission_rows(frame[ID], transported))
+                if explanations: explanations.write(explanation_rows(frame[ID].to_numpy(), proba, *bundle.explain(columns), header=rows == 0))
                 rows += len(frame)
-    atomic_write(self.results_file, write)
+    if explain:
+        def write_both(tmp: Path):
+            with open(tmp, "wb") as explanations: atomic_write(self.results_file, lambda results: write(results, explanations))
+        atomic_write(self.explanations_file, write_both)  # results, then explanations, each renamed once complete
+    else: atomic_write(self.results_file, write)
     log.info("wrote %d predictions to %s in %.1fs", rows, self.results_file, time.perf_counter() - start)
     return self.results_file
 

@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cv-folds", type=int, default=5, help="group-aware CV folds scored before the final fit (0 skips; default 5)")
     predict = commands.add_parser("predict", help="write ./data/results.csv (Kaggle submission) for a CSV of passengers")
     predict.add_argument("--dataset", required=True, help="CSV in Kaggle's test.csv format")
+    predict.add_argument("--explain", action="store_true", help="also write ./data/explanations.csv: each passenger's base and contributions (log-odds)")
     evaluate = commands.add_parser("evaluate", help="accuracy of the current model on a labelled CSV")
     evaluate.add_argument("--dataset", required=True, help="labelled CSV in Kaggle's train.csv format")
     retrain = commands.add_parser("retrain", help="a candidate through the promotion gate: promoted only if not worse than the current model")
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> dict:
         return {"version": meta["version"], "cv": meta["cv"] and {k: meta["cv"][k] for k in ("accuracy_mean", "accuracy_std", "folds")},
                 "params_source": meta["params_source"], "model_dir": str(model.model_dir)}
     if args.command == "predict":
-        return {"results": str(model.predict(args.dataset)), "model_version": model.bundle.version}
+        results = model.predict(args.dataset, explain=args.explain)
+        return {"results": str(results), "model_version": model.bundle.version} | ({"explanations": str(model.explanations_file)} if args.explain else {})
     if args.command == "evaluate":
         return model.evaluate(args.dataset)
     if args.command == "retrain":

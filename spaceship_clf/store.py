@@ -194,12 +194,13 @@ class LiveModel:
     def __init__(self, model_dir: Path | None = None,  # the store (default: settings)
                  poll_seconds: float = 1.0,  # check the pointer at most this often
                  on_load=None,  # called with each bundle that starts serving
-                 on_refused=None):  # called with (version, problem) when a version cannot serve
-        self.model_dir, self.poll_seconds = _model_dir(model_dir), poll_seconds
+                 on_refused=None,  # called with (version, problem) when a version cannot serve
+                 retry_seconds: float = 10.0):  # a refused version is tried again after this long (a copy still arriving)
+        self.model_dir, self.poll_seconds, self.retry_seconds = _model_dir(model_dir), poll_seconds, retry_seconds
         self.on_load, self.on_refused = on_load, on_refused
         self.bundle: ModelBundle | None = None
         self.problem: str | None = "not loaded yet"
-        self._wanted: str | None = "(not read yet)"  # the version the pointer named at the last check
+        self._refused: dict[str, float] = {}  # version -> when to try it again
         self._next_check = 0.0
         self._lock = threading.Lock()  # one loader at a time (gthread workers)
 
@@ -211,23 +212,25 @@ class LiveModel:
         return self.bundle
 
     def _check(self):
-        self._next_check = time.monotonic() + self.poll_seconds
+        now = time.monotonic(); self._next_check = now + self.poll_seconds
         wanted = current_version(self.model_dir)
-        if wanted == self._wanted: return
-        self._wanted = wanted
         if wanted is None:
-            self.problem = f"no trained model in {self.model_dir}; train one: python model.py train --dataset=data/train.csv"
-            if self.bundle is None: log.error("no model to serve: %s", self.problem)
+            if self.bundle is None and self.problem != (problem := f"no trained model in {self.model_dir}; train one: python model.py train --dataset=data/train.csv"):
+                self.problem = problem; log.error("no model to serve: %s", problem)
             return
+        if (self.bundle and wanted == self.bundle.version) or now < self._refused.get(wanted, 0.0): return
         try:
             bundle = load_model(self.model_dir, wanted)
             bundle.predict(read_json(json.dumps(EXAMPLE).encode())[0], thread_count=1)  # it must answer before it serves
         except Exception as e:  # a model that cannot answer is refused: keep the one that can
             problem = str(e) if isinstance(e, SpaceshipError) else f"model version {wanted} failed its self-test ({type(e).__name__}: {e})"
-            log.error("refused model version %s (still serving %s): %s", wanted, self.bundle and self.bundle.version, problem)
-            self.problem = None if self.bundle else problem
+            log.error("refused model version %s (still serving %s; next try in %gs): %s", wanted,
+                      self.bundle and self.bundle.version, self.retry_seconds, problem)
+            self._refused[wanted] = now + self.retry_seconds
+            if self.bundle is None: self.problem = problem
             if self.on_refused: self.on_refused(wanted, problem)
             return
+        self._refused.pop(wanted, None)
         self.bundle, self.problem = bundle, None
         log.info("serving model version %s from %s", bundle.version, bundle.path)
         if self.on_load: self.on_load(bundle)
