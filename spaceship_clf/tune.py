@@ -202,7 +202,7 @@ def save_plots(study: optuna.Study,  # the study to draw
                 __import__("warnings").simplefilter("ignore")  # optuna's matplotlib plots are marked experimental
                 ax = getattr(om, fn)(study)
                 figure = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
-                figure.savefig(out_dir / f"{study.study_name}-{name}.png", dpi=110, bbox_inches="tight")
+                figure.savefig(out_dir / f"{study.study_name}-{name}.png", dpi=72, bbox_inches="tight")  # small: the notebook shows them
                 plt.close(figure)
     log.info("plots of study %s saved to %s", study.study_name, out_dir)
     return figures

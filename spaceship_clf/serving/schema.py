@@ -13,18 +13,33 @@ from pydantic import BaseModel, Field
 
 import spaceship_clf
 from ..core import ServingSettings
-from ..data import BOOL_SPELLINGS, ID, TARGET, Passenger
+from ..data import BOOL_SPELLINGS, FEATURE_SOURCES, ID, RAW_COLUMNS, TARGET, Passenger
 
 # %% auto #0
-__all__ = ['GROUP_NOTE', 'Prediction', 'PredictionReply', 'Problem', 'ErrorReply', 'prediction_body', 'error_reply',
-           'openapi_document']
+__all__ = ['EXPLAINED_COLUMNS', 'GROUP_NOTE', 'Explanation', 'Prediction', 'PredictionReply', 'Problem', 'ErrorReply',
+           'prediction_body', 'error_reply', 'openapi_document']
 
 # %% ../../nbs/05_serving_schema.ipynb #d48dc87c
+EXPLAINED_COLUMNS = tuple(dict.fromkeys([c for c in RAW_COLUMNS if c in FEATURE_SOURCES.values()] + list(FEATURE_SOURCES.values())))
+
+def _made_of(column: str) -> str:
+    features = [f for f, source in FEATURE_SOURCES.items() if source == column]
+    return column if features == [column] else f"{column} ({', '.join(features)})"
+
+class Explanation(BaseModel):
+    "Why: the answer as a sum in log-odds, `logit(probability) = base + sum(contributions)`."
+    base: float = Field(description="log-odds before any column is read: the model's average over its training passengers "
+                                    "(the same for every passenger of a model version)")
+    contributions: dict[str, float] = Field(
+        description="log-odds each passenger column added (positive: towards Transported), CatBoost's SHAP values summed "
+                    "over the model features read from that column: " + "; ".join(_made_of(c) for c in EXPLAINED_COLUMNS))
+
 class Prediction(BaseModel):
     "The answer for one passenger."
     PassengerId: str
     Transported: bool = Field(description="predicted: transported to another dimension (probability >= the model version's threshold)")
     probability: float = Field(ge=0, le=1, description="probability of Transported")
+    explanation: Explanation | None = Field(None, description="only with `?explain=true`: why, column by column")
 
 class PredictionReply(BaseModel):
     "Predictions in request order, and the model version that made every one of them."
@@ -48,11 +63,17 @@ def prediction_body(version: str,  # the model version that made every predictio
                     ids: np.ndarray,  # PassengerIds in request order
                     proba: np.ndarray,  # probability of Transported
                     transported: np.ndarray,  # the predicted classes
+                    explanation: tuple[np.ndarray, dict[str, np.ndarray]] | None = None,  # `ModelBundle.explain`'s (base, contributions)
                     ) -> str:
     "The JSON text of a `PredictionReply`."
-    return json.dumps({"model_version": version,
-                       "predictions": [{ID: pid, TARGET: bool(t), "probability": float(p)}
-                                       for pid, t, p in zip(ids, transported, proba)]})
+    predictions = [{ID: pid, TARGET: bool(t), "probability": float(p)} for pid, t, p in zip(ids, transported, proba)]
+    if explanation is not None:
+        base, contributions = explanation
+        names = [c for c in EXPLAINED_COLUMNS if c in contributions]
+        rows = np.column_stack([contributions[c] for c in names]).tolist()
+        for p, b, row in zip(predictions, np.asarray(base, dtype="float64").tolist(), rows):
+            p["explanation"] = {"base": b, "contributions": dict(zip(names, row))}
+    return json.dumps({"model_version": version, "predictions": predictions})
 
 def error_reply(status: int,  # HTTP status
                 message: str,  # one line: what was wrong and what to do
@@ -76,9 +97,12 @@ def _err(description): return {"description": description, "content": _json(_ref
 
 def _schemas(serving: ServingSettings) -> dict:
     schemas = {}
-    for model in (Passenger, Prediction, PredictionReply, Problem, ErrorReply):
+    for model in (Passenger, Explanation, Prediction, PredictionReply, Problem, ErrorReply):
         s = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(s.pop("$defs", {})); schemas[model.__name__] = s
+    contributions = schemas["Explanation"]["properties"]["contributions"]  # the columns, named
+    contributions.update(properties={c: {"type": "number"} for c in EXPLAINED_COLUMNS}, required=list(EXPLAINED_COLUMNS),
+                         additionalProperties=False)
     schemas["PassengerList"] = {"type": "array", "items": _ref("Passenger"), "minItems": 1, "maxItems": serving.max_passengers}
     return schemas
 
@@ -96,9 +120,15 @@ def openapi_document(serving: ServingSettings,  # the limits the document states
                        "and blank text counts as missing, as in a CSV file. A CSV body (text/csv) or upload (multipart "
                        f"field `file`) in Kaggle's test.csv format, at most {serving.max_csv_bytes} bytes, returns the "
                        "submission CSV (PassengerId,Transported), streamed, with the model version in the X-Model-Version "
-                       "header; `?probability=true` adds a third column, probability. " + GROUP_NOTE,
+                       "header; `?probability=true` adds a third column, probability. JSON requests with `?explain=true` get each "
+                       "answer explained: `explanation.base` plus the sum of `explanation.contributions` (log-odds, one "
+                       "per passenger column) is the logit of `probability`. " + GROUP_NOTE,
         "parameters": [{"name": "probability", "in": "query", "required": False,
                         "description": "CSV answers: add the probability of Transported as a third column",
+                        "schema": {"type": "string", "enum": list(BOOL_SPELLINGS)}},
+                       {"name": "explain", "in": "query", "required": False,
+                        "description": "JSON answers: add to each prediction an `explanation`, the contribution of each "
+                                       "passenger column in log-odds (a few milliseconds more per request)",
                         "schema": {"type": "string", "enum": list(BOOL_SPELLINGS)}}],
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": {"oneOf": [_ref("Passenger"), _ref("PassengerList")]}},
