@@ -1,9 +1,11 @@
-"""Serving figures: the in-process cost of one prediction, latency and throughput of the production server over
-loopback (gunicorn sync vs gthread workers, concurrency 1 and 8, via ../shared/tools/loadgen.py which drives wrk), and
-rows/s of a 100,000-row CSV request. Prints figures; passes or fails nothing.
+"""Serving figures: the in-process cost of one prediction (plain and explained), latency and throughput of the
+production server over loopback (gunicorn sync vs gthread workers, concurrency 1 and 8, via ../shared/tools/loadgen.py
+which drives wrk; at concurrency 1 also `POST /predict?explain=true`), and rows/s of a 100,000-row CSV request. Prints
+figures; passes or fails nothing.
 
     python bench/serve.py                       # the current model in ./model (SPACESHIP_HOME / SPACESHIP_MODEL_DIR)
     python bench/serve.py --duration 20 --worker-classes sync
+    python bench/serve.py --worker-classes sync --concurrency 1 --csv-rows 0    # single-passenger latency only
 """
 import argparse
 import io
@@ -38,21 +40,26 @@ def in_process(n: int = 3000) -> dict:
     if bundle is None: sys.exit(f"no model: {serving.live.problem}")
     body, most = json.dumps(ONE).encode(), serving.settings.max_passengers
     from werkzeug.test import EnvironBuilder
-    environ = EnvironBuilder(path="/predict", method="POST", data=body, content_type="application/json").get_environ()
-    def wsgi_request():  # the whole app (routing, validation, prediction, metrics, JSON reply) without any server
-        out = b"".join(app(dict(environ, **{"wsgi.input": io.BytesIO(body)}), lambda status, headers, exc_info=None: None))
-        assert out.startswith(b'{"model_version"'), out
-    def timed(f):
-        for _ in range(200): f()
+    def wsgi_request(query: str = ""):  # the whole app (routing, validation, prediction, metrics, JSON reply) without any server
+        environ = EnvironBuilder(path="/predict", method="POST", data=body, content_type="application/json",
+                                 query_string=query).get_environ()
+        def request():
+            out = b"".join(app(dict(environ, **{"wsgi.input": io.BytesIO(body)}), lambda status, headers, exc_info=None: None))
+            assert out.startswith(b'{"model_version"') and (b'"explanation"' in out) == bool(query), out
+        return request
+    def timed(f, runs_wanted: int = n):
+        for _ in range(min(200, runs_wanted)): f()
         runs = []
-        for _ in range(n):
+        for _ in range(runs_wanted):
             t = time.perf_counter(); f(); runs.append(time.perf_counter() - t)
         return statistics.median(runs) * 1e6
     columns = read_json(body, most)[0]
     return {"read_json_us": timed(lambda: read_json(body, most)),
             "predict_us": timed(lambda: bundle.predict(columns, thread_count=1)),
-            "flask_request_us": timed(wsgi_request),
-            "model_version": bundle.version}
+            "explain_us": timed(lambda: bundle.explain(columns, thread_count=1), n // 3),
+            "flask_request_us": timed(wsgi_request()),
+            "flask_explained_request_us": timed(wsgi_request("explain=true"), n // 3),
+            "model_version": bundle.version, "trees": bundle.model.tree_count_}
 
 
 def free_port() -> int:
@@ -85,8 +92,8 @@ class Server:
         Path(self.log.name).unlink(missing_ok=True)
 
 
-def load(server: Server, concurrency: int, duration: int, warmup: int, body_file: str) -> dict:
-    out = subprocess.run([sys.executable, str(LOADGEN), "--url", server.url + "/predict", "--body", body_file,
+def load(server: Server, concurrency: int, duration: int, warmup: int, body_file: str, path: str = "/predict") -> dict:
+    out = subprocess.run([sys.executable, str(LOADGEN), "--url", server.url + path, "--body", body_file,
                           "--concurrency", str(concurrency), "--duration", str(duration), "--warmup", str(warmup),
                           "--server-pid", str(server.proc.pid), "--max-requests", "2000000"],
                          capture_output=True, text=True, timeout=duration + warmup + 120)
@@ -116,13 +123,17 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--worker-classes", default="sync,gthread")
-    ap.add_argument("--csv-rows", type=int, default=100_000)
+    ap.add_argument("--concurrency", default="1,8", help="connections of each load run (default 1,8)")
+    ap.add_argument("--csv-rows", type=int, default=100_000, help="rows of the CSV request (0 skips it)")
     a = ap.parse_args()
 
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (a shared machine: expect noise)")
     cost = in_process()
-    print(f"model version {cost['model_version']}")
+    print(f"model version {cost['model_version']} ({cost['trees']} trees)")
     print(f"in-process, one passenger (median): read_json (validation + columns) {cost['read_json_us']:.0f} us + "
           f"features & CatBoost {cost['predict_us']:.0f} us; whole request through the WSGI app {cost['flask_request_us']:.0f} us")
+    print(f"in-process, explained: ModelBundle.explain {cost['explain_us']:.0f} us; whole request with ?explain=true "
+          f"{cost['flask_explained_request_us']:.0f} us")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(ONE, f); body_file = f.name
     results = {}
@@ -130,20 +141,24 @@ def main():
         for wc in a.worker_classes.split(","):
             server = Server(wc, a.workers)
             try:
-                for c in (1, 8):
-                    r = results[(wc, c)] = load(server, c, a.duration, a.warmup, body_file)
-                    print(f"{wc:8s} x{a.workers} workers  c={c}:  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
-                          f"{r['rps']:.0f} req/s  errors {r['errors']}  server cpu {r['server_cpu_pct']}%  ({r['engine']})", flush=True)
-                if wc == a.worker_classes.split(",")[0]:
+                for c in map(int, a.concurrency.split(",")):
+                    for path in ("/predict", "/predict?explain=true") if c == 1 else ("/predict",):
+                        r = results[(wc, c, path)] = load(server, c, a.duration, a.warmup, body_file, path)
+                        print(f"{wc:8s} x{a.workers} workers  c={c}  {path:22s}  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+                              f"{r['rps']:.0f} req/s  errors {r['errors']}  server cpu {r['server_cpu_pct']}%  ({r['engine']})", flush=True)
+                if wc == a.worker_classes.split(",")[0] and a.csv_rows:
                     csv = csv_request(server, a.csv_rows)
                     print(f"{wc:8s} CSV request: {csv['rows']} rows ({csv['mb']} MB) in {csv['seconds']} s = {csv['rows_per_s']} rows/s", flush=True)
             finally:
                 server.stop()
     finally:
         os.unlink(body_file)
-    first = results[(a.worker_classes.split(",")[0], 1)]
-    print(f"HTTP + server overhead at c=1: {first['p50_ms'] * 1000 - cost['predict_us'] - cost['read_json_us']:.0f} us "
-          f"of {first['p50_ms'] * 1000:.0f} us p50")
+    if first := results.get((a.worker_classes.split(",")[0], 1, "/predict")):
+        print(f"HTTP + server overhead at c=1: {first['p50_ms'] * 1000 - cost['predict_us'] - cost['read_json_us']:.0f} us "
+              f"of {first['p50_ms'] * 1000:.0f} us p50")
+    if explained := results.get((a.worker_classes.split(",")[0], 1, "/predict?explain=true")):
+        print(f"explanation cost at c=1: p50 {explained['p50_ms']:.2f} ms explained vs {first['p50_ms']:.2f} ms plain "
+              f"(targets: <= 3 ms and <= 1.0 ms)")
 
 
 if __name__ == "__main__":

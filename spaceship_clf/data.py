@@ -28,7 +28,8 @@ __all__ = ['ID', 'TARGET', 'SCHEMA', 'BOOL_SPELLINGS', 'RAW_COLUMNS', 'CATEGORY_
            'CAT_FEATURES', 'NUM_FEATURES', 'FEATURES', 'FEATURE_SOURCES', 'SUBMISSION_HEADER', 'Column',
            'first_duplicate', 'validate_passengers', 'read_csv', 'travel_group', 'whole_group_chunks',
            'read_passengers', 'load_passengers', 'record_columns', 'read_json', 'passenger_columns', 'add_features',
-           'feature_frame', 'make_passengers', 'reference_statistics', 'submission_rows', 'fingerprint']
+           'feature_frame', 'make_passengers', 'reference_statistics', 'submission_header', 'submission_rows',
+           'fingerprint']
 
 # %% ../nbs/01_data.ipynb #95b64d77
 ID = "PassengerId"
@@ -544,15 +545,22 @@ def reference_statistics(frame: pd.DataFrame) -> dict:
 
 # %% ../nbs/01_data.ipynb #488e58d6
 _LABELS = pa.array(["False", "True"])  # Kaggle's spelling of the target
-SUBMISSION_HEADER = f"{ID},{TARGET}\n".encode()
+
+def submission_header(probability: bool = False) -> bytes:
+    "The submission's header line (with a third column, `probability`, when asked for)."
+    return f"{ID},{TARGET}{',probability' if probability else ''}\n".encode()
+
+SUBMISSION_HEADER = submission_header()
 
 def submission_rows(ids,  # PassengerIds
                     transported: np.ndarray,  # the predicted classes (booleans)
+                    probability: np.ndarray | None = None,  # also write each probability (shortest text that reads back the same)
                     ) -> bytes:
-    "Kaggle submission rows `PassengerId,Transported`, without the header."
-    rows = pa.table({ID: pa.array(ids, type=pa.string()), TARGET: _LABELS.take(pa.array(np.asarray(transported, dtype=np.int8)))})
+    "Kaggle submission rows `PassengerId,Transported[,probability]`, without the header."
+    columns = {ID: pa.array(ids, type=pa.string()), TARGET: _LABELS.take(pa.array(np.asarray(transported, dtype=np.int8)))}
+    if probability is not None: columns["probability"] = pa.array(probability, type=pa.float64())
     out = pa.BufferOutputStream()
-    pa_csv.write_csv(rows, out, pa_csv.WriteOptions(include_header=False, quoting_style="none"))  # ids are validated: no quoting
+    pa_csv.write_csv(pa.table(columns), out, pa_csv.WriteOptions(include_header=False, quoting_style="none"))  # ids are validated: no quoting
     return out.getvalue().to_pybytes()
 
 def fingerprint(frame: pd.DataFrame) -> str:

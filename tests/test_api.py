@@ -2,6 +2,7 @@
 (hypothesis) that must never produce a 5xx. The app is `spaceship_clf.serving.create_app` serving `trained_home`'s store."""
 import io
 import json
+import math
 import logging
 import re
 import shutil
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from spaceship_clf.classifier import My_Classifier_Model
 from spaceship_clf.core import ServingSettings
-from spaceship_clf.data import BOOL_COLUMNS, ID, NUMBER_COLUMNS, RAW_COLUMNS, SCHEMA, passenger_columns, read_passengers
+from spaceship_clf.data import BOOL_COLUMNS, FEATURE_SOURCES, ID, NUMBER_COLUMNS, RAW_COLUMNS, SCHEMA, passenger_columns, read_json, read_passengers
 from spaceship_clf.serving import create_app
 from spaceship_clf.serving.server import gunicorn_options
 from spaceship_clf.store import load_model
@@ -119,6 +120,65 @@ def test_csv_body_and_upload_match_the_cli(client, trained_home, tmp_path):
     assert [l.rsplit(",", 1)[0] for l in lines[1:]] == expected.splitlines()[1:]  # the same answers, one more column
 
 
+# ---------------------------------------------------------------- explanations
+def logit(p): return math.log(p / (1 - p))
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_explain_adds_up_to_the_probability(client, trained_home, n):
+    "With ?explain=true every passenger's base + contributions is the logit of its probability (1e-6), and the answers are the plain ones."
+    body = [fix_types(p) for p in passengers(trained_home, n)] if n > 1 else ONE
+    plain = client.post("/predict", json=body).json
+    r = client.post("/predict?explain=true", json=body)
+    assert r.status_code == 200 and r.headers["X-Model-Version"] == plain["model_version"] == r.json["model_version"]
+    assert len(r.json["predictions"]) == n
+    for explained, answer in zip(r.json["predictions"], plain["predictions"]):
+        e = explained.pop("explanation")
+        assert explained == answer  # the same answer, every digit
+        assert set(e) == {"base", "contributions"} and set(e["contributions"]) == set(FEATURE_SOURCES.values())
+        assert set(e["contributions"]) <= set(RAW_COLUMNS) | {"TotalSpend"}  # named as a person knows them
+        assert abs(logit(answer["probability"]) - (e["base"] + sum(e["contributions"].values()))) < 1e-6
+        assert any(abs(v) > 1e-3 for v in e["contributions"].values())
+
+
+def test_explanations_follow_the_passenger(client, trained_home):
+    "Changing one column moves that column's contribution; the base stays the model's."
+    asleep = client.post("/predict?explain=true", json={**ONE, "CryoSleep": True}).json["predictions"][0]["explanation"]
+    awake = client.post("/predict?explain=true", json={**ONE, "CryoSleep": False}).json["predictions"][0]["explanation"]
+    assert asleep["base"] == awake["base"] and asleep["contributions"]["CryoSleep"] != awake["contributions"]["CryoSleep"]
+    bundle = load_model(trained_home / "model")
+    base, contributions = bundle.explain(read_json(json.dumps(ONE).encode())[0], thread_count=1)
+    assert asleep["contributions"] == pytest.approx({k: float(v[0]) for k, v in contributions.items()}, abs=1e-12)
+
+
+def test_explain_is_asked_for_and_only_of_json(client, trained_home):
+    for query in ("", "?explain=false", "?explain=no", "?probability=true"):
+        r = client.post("/predict" + query, json=ONE)
+        assert r.status_code == 200 and "explanation" not in r.json["predictions"][0], query
+    for spelling in ("true", "TRUE", "yes", "1"):
+        assert "explanation" in client.post(f"/predict?explain={spelling}", json=ONE).json["predictions"][0]
+    body = error(client.post("/predict?explain=perhaps", json=ONE), 422)
+    assert body["problems"][0]["field"] == "explain" and "explain must be true or false" in body["error"]
+    csv_body = (trained_home / "test.csv").read_bytes()
+    body = error(client.post("/predict?explain=true", data=csv_body, content_type="text/csv"), 422)
+    assert body["problems"][0]["field"] == "explain" and "python model.py predict --explain" in body["error"]
+    assert client.post("/predict?explain=false", data=csv_body, content_type="text/csv").status_code == 200
+    error(client.post("/predict?explain=true", json={**ONE, "Age": -1}), 422)  # validation comes first, as always
+
+
+def test_openapi_describes_explanations(client):
+    doc = client.get("/openapi.json").json
+    predict = doc["paths"]["/predict"]["post"]
+    explain = next(p for p in predict["parameters"] if p["name"] == "explain")
+    assert explain["in"] == "query" and "true" in explain["schema"]["enum"] and "explanation" in explain["description"]
+    assert "logit" in predict["description"]
+    schemas = doc["components"]["schemas"]
+    assert schemas["Prediction"]["properties"]["explanation"]["anyOf"][0] == {"$ref": "#/components/schemas/Explanation"}
+    contributions = schemas["Explanation"]["properties"]["contributions"]
+    assert set(contributions["properties"]) == set(FEATURE_SOURCES.values()) and contributions["additionalProperties"] is False
+    assert set(schemas["Explanation"]["required"]) == {"base", "contributions"}
+
+
 # ---------------------------------------------------------------- errors
 def error(r, status):
     assert r.status_code == status, (r.status_code, r.get_data(as_text=True))
@@ -159,7 +219,7 @@ def test_nan_and_infinity(client, literal):
 
 
 def test_list_errors_name_the_passenger(client):
-    body = error(client.post("/predict", json=[ONE, {**ONE, ID: "0013_02", "VIP": 1}]), 422)
+    body = error(client.post("/predict", json=[ONE, {**ONE, ID: "0013_02", "VIP": 2}]), 422)  # 0 and 1 are booleans, as in a CSV file
     assert body["problems"][0]["field"] == "[1].VIP"
 
 
@@ -317,17 +377,27 @@ def test_openapi_document_and_docs(client):
     error(client.get("/docs/static/../../../../etc/passwd"), 404)
 
 
-def test_page(client):
+def test_page(client, app):
     r = client.get("/")
     assert r.status_code == 200 and r.mimetype == "text/html"
     page = r.get_data(as_text=True)
     for column in RAW_COLUMNS: assert f'id="{column}"' in page
+    for choice in (*SCHEMA["HomePlanet"].values, *SCHEMA["Destination"].values):
+        assert f'<option value="{choice}">' in page  # choices from the schema
+    assert f'max="{SCHEMA["Age"].limits[1]:g}"' in page and 'id="Cabin-deck"' in page and '<option value="S">' in page
+    version = served_version(app)
+    assert f'data-version="{version}"' in page and f"<dd>{version}</dd>" in page  # the model card
+    assert page.count("data-passenger=") >= 3 and 'id="example-group"' in page
     assert "script-src 'self'" in r.headers["Content-Security-Policy"] and r.headers["X-Content-Type-Options"] == "nosniff"
     assert "<script>" not in page and "<style" not in page and " style=" not in page  # no inline code
     assert "https://" not in page and "http://" not in page  # nothing from another host
     assert '<script src="/static/page.js"' in page and 'href="/static/page.css"' in page
     js = client.get("/static/page.js")
     assert js.status_code == 200 and js.mimetype == "text/javascript" and b"textContent" in js.data and b"innerHTML" not in js.data
+    assert b"outerHTML" not in js.data and b"insertAdjacentHTML" not in js.data and b"eval(" not in js.data
+    assert client.get("/static/favicon.svg").status_code == 200
+    weight = sum(len(client.get(path).data) for path in ("/", "/static/page.css", "/static/page.js", "/static/favicon.svg"))
+    assert weight < 300_000, weight  # the first load (the browser test measures it with headers too)
     css = client.get("/static/page.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
     error(client.get("/static/nothing.js"), 404)
@@ -335,14 +405,26 @@ def test_page(client):
 
 
 def test_page_escapes_what_it_prints(app):
-    "The page is a Jinja template: text from the schema is escaped, never markup."
+    "The page is a Jinja template: text from the schema, the examples and the model's metadata is escaped, never markup."
     from spaceship_clf.serving.app import page
+    field = {"name": "<b>x</b>", "label": "<b>x</b>", "control": "text", "placeholder": '"><script>', "description": "<u>d</u>",
+             "hint": "<em>h</em>", "kind": "text", "maxlength": 9}
     with app.test_request_context("/"):
         from flask import render_template
-        html = render_template("index.html", fields=[{"name": "<b>x</b>", "control": "text", "placeholder": '"><script>',
-                                                      "description": "", "data_kind": "text"}], note="<i>note</i>")
-    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html and '"><script>' not in html and "<i>" not in html
+        html = render_template("index.html", sections=[("<s>t</s>", [field])], examples=[("<b>e</b>", {"Name": "'><img src=x>"})],
+                               group_csv="a\n'\"><script>", facts=[("<b>k</b>", "<img src=x>")], version="'\"><x>",
+                               problem=None, threshold=0.5, labels={"<b>": ["'", "<"]}, settings=LIMITS_FOR_TESTS, note="<i>note</i>")
+    for markup in ("<b>", "<script>", "<i>", "<u>", "<em>", "<s>", "<img src=x", "<x>"): assert markup not in html, markup
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert page.static_folder and (Path(page.static_folder) / "page.js").is_file()
+
+
+def test_page_examples_are_valid_passengers():
+    "The example passengers and the example group are read the way the API reads them."
+    from spaceship_clf.serving.app import EXAMPLE_GROUP, EXAMPLE_PASSENGERS, example_csv
+    for _, passenger in EXAMPLE_PASSENGERS: read_json(json.dumps(passenger).encode())
+    frame = read_passengers(io.BytesIO(example_csv(EXAMPLE_GROUP).encode()))
+    assert list(frame[ID]) == [p[ID] for p in EXAMPLE_GROUP]
 
 
 def test_gunicorn_options():

@@ -5,29 +5,34 @@
 # %% ../../nbs/05b_serving_app.ipynb #9771cc16
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
+import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..core import DataError, ServingSettings, SpaceshipError, get_logger, get_settings
-from ..data import (BOOL_SPELLINGS, ID, SCHEMA, SUBMISSION_HEADER, TARGET, passenger_columns, read_json, read_passengers,
-                                submission_rows)
+from ..data import (BOOL_SPELLINGS, CHUNK_ROWS, FEATURE_SOURCES, ID, RAW_COLUMNS, SCHEMA, SPEND_COLUMNS, SUBMISSION_HEADER, TARGET, submission_header,
+                                Column, passenger_columns, read_json, read_passengers, submission_rows)
 from .metrics import CONTENT_TYPE_LATEST, Metrics, metrics_dir
-from .schema import GROUP_NOTE, error_reply, openapi_document, prediction_body
+from .schema import EXPLAINED_COLUMNS, GROUP_NOTE, error_reply, openapi_document, prediction_body
 from ..store import LiveModel, ModelBundle
 
 # %% auto #0
-__all__ = ['log', 'CSV_CHUNK_ROWS', 'predict_api', 'PROBABILITY_HEADER', 'health', 'model_card', 'metrics_api', 'docs',
-           'PAGE_CSP', 'page', 'BLUEPRINTS', 'ServingState', 'state', 'probability_rows', 'predict', 'live', 'ready',
-           'model', 'metrics', 'swagger_folder', 'openapi', 'docs_page', 'form_fields', 'index', 'create_app']
+__all__ = ['log', 'predict_api', 'health', 'model_card', 'metrics_api', 'docs', 'PAGE_CSP', 'CABIN_DECKS', 'PAGE_SECTIONS',
+           'EXAMPLE_PASSENGERS', 'EXAMPLE_GROUP', 'page', 'BLUEPRINTS', 'ServingState', 'state', 'predict', 'live',
+           'ready', 'model', 'metrics', 'swagger_folder', 'openapi', 'docs_page', 'column_label', 'fix_hint',
+           'cabin_parts', 'form_field', 'form_sections', 'form_fields', 'example_csv', 'model_facts',
+           'explained_labels', 'index', 'create_app']
 
 # %% ../../nbs/05b_serving_app.ipynb #6383c8fb
 log = get_logger("serving")
@@ -54,11 +59,10 @@ def _no_model(live: LiveModel) -> Response:
 # %% ../../nbs/05b_serving_app.ipynb #82dce554
 _JSON_TYPES = {"application/json"}
 _CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
-CSV_CHUNK_ROWS = 200_000  # rows read, checked and predicted at a time: the chunks of `python model.py predict`
 
 predict_api = Blueprint("predict", __name__)
 
-def _predict_json(s: ServingState, bundle: ModelBundle) -> Response:
+def _predict_json(s: ServingState, bundle: ModelBundle, explain: bool) -> Response:
     limit = s.settings.max_json_bytes
     if request.content_length is not None and request.content_length > limit:
         return error_reply(413, f"JSON body of {request.content_length} bytes is over the limit of {limit}; "
@@ -68,40 +72,33 @@ def _predict_json(s: ServingState, bundle: ModelBundle) -> Response:
         return error_reply(413, f"JSON body is over the limit of {limit} bytes; send fewer passengers or a CSV file")
     columns, _ = read_json(body, s.settings.max_passengers)
     proba, transported = bundle.predict(columns, thread_count=1)
-    s.metrics.count_predictions(transported)
-    return Response(prediction_body(bundle.version, columns[ID], proba, transported), mimetype="application/json",
+    s.metrics.observe_batch(columns, proba, transported)
+    explanation = bundle.explain(columns, thread_count=1) if explain else None
+    return Response(prediction_body(bundle.version, columns[ID], proba, transported, explanation), mimetype="application/json",
                     headers={"X-Model-Version": bundle.version})
 
-PROBABILITY_HEADER = f"{ID},{TARGET},probability\n".encode()
-
-def probability_rows(ids,  # PassengerIds
-                     transported: np.ndarray,  # the predicted classes
-                     proba: np.ndarray,  # their probabilities
-                     ) -> bytes:
-    "Submission rows with a third column, the probability (shortest text that reads back as the same float)."
-    table = pa.table({ID: pa.array(ids, type=pa.string()), TARGET: pa.array(np.where(transported, "True", "False")),
-                      "probability": pa.array(proba, type=pa.float64())})
-    out = pa.BufferOutputStream()
-    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
-    return out.getvalue().to_pybytes()
-
-def _wants_probability() -> bool:
-    value = request.args.get("probability", "false").strip().lower()
+def _query_flag(name: str) -> bool:
+    "A true/false query parameter (any spelling of `BOOL_SPELLINGS`), false when absent."
+    if not request.query_string: return False  # the plain request: nothing to parse
+    value = request.args.get(name, "false").strip().lower()
     if value not in BOOL_SPELLINGS:
-        raise DataError(f"query parameter probability must be true or false, got {value[:20]!r}",
-                        [{"field": "probability", "problem": "must be true or false", "type": "query"}])
+        raise DataError(f"query parameter {name} must be true or false, got {value[:20]!r}",
+                        [{"field": name, "problem": "must be true or false", "type": "query"}])
     return BOOL_SPELLINGS[value]
 
 def _predict_csv(s: ServingState, bundle: ModelBundle, stream) -> Response:
-    with_probability = _wants_probability()
-    chunks = list(read_passengers(stream, "CSV body", chunk_rows=CSV_CHUNK_ROWS))  # every row checked before answering
+    if _query_flag("explain"):
+        raise DataError("explain=true answers JSON requests; for a CSV file use python model.py predict --explain, "
+                        "or send each travel group as JSON", [{"field": "explain", "problem": "only for JSON requests", "type": "query"}])
+    with_probability = _query_flag("probability")
+    chunks = list(read_passengers(stream, "CSV body", chunk_rows=CHUNK_ROWS))  # the CLI's chunks; every row checked before answering
     def rows():
-        yield PROBABILITY_HEADER if with_probability else SUBMISSION_HEADER
+        yield submission_header(with_probability)
         for chunk in chunks:
             columns = passenger_columns(chunk)
             proba, transported = bundle.predict(columns, thread_count=1)
-            s.metrics.count_predictions(transported)
-            yield probability_rows(columns[ID], transported, proba) if with_probability else submission_rows(columns[ID], transported)
+            s.metrics.observe_batch(columns, proba, transported)
+            yield submission_rows(columns[ID], transported, proba if with_probability else None)
     return Response(rows(), mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="results.csv"',
                                                            "X-Model-Version": bundle.version})
 
@@ -114,7 +111,7 @@ def predict() -> Response:
                                 "text/csv (a file's text) or multipart/form-data with a `file` field")
     bundle = s.live.get()  # one version for the whole request
     if bundle is None: return _no_model(s.live)
-    if mimetype in _JSON_TYPES: return _predict_json(s, bundle)
+    if mimetype in _JSON_TYPES: return _predict_json(s, bundle, _query_flag("explain"))
     if mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
@@ -173,23 +170,112 @@ def docs_page() -> Response:
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
+def column_label(name: str) -> str:
+    "How the page names a column: `HomePlanet` -> 'Home planet', `VRDeck` -> 'VR deck'."
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", name) or [name]
+    return " ".join([words[0], *(w if len(w) > 1 and w.isupper() else w.lower() for w in words[1:])])
+
+def fix_hint(c: Column) -> str:
+    "What to do when the API refuses a value of column `c`, from the column's own rules."
+    if c.kind == "category": return f"choose {', '.join(c.values)}, or leave it unknown"
+    if c.kind == "bool": return "choose yes or no, or leave it unknown"
+    if c.kind == "number": return f"enter a number from {c.limits[0]:g} to {c.limits[1]:g}, or leave it empty if unknown"
+    if c.pattern: return f"write it like {c.example} ({c.description})" + ("" if c.kind == "id" else ", or leave it empty")
+    return f"use at most {c.max_length} characters, or leave it empty"
+
+# %% ../../nbs/05b_serving_app.ipynb #92e12087
+CABIN_DECKS = tuple("ABCDEFGT")  # the decks of the ship in the competition's data
+
+def cabin_parts(c: Column) -> dict:
+    "The deck, number and side controls of the cabin column."
+    sides = re.search(r"\[([A-Za-z]+)\]$", c.pattern or "")
+    names = dict(re.findall(r"\b([A-Z]) \(([a-z]+)\)", c.description))
+    return {"decks": CABIN_DECKS, "sides": [(s, f"{s} · {names[s]}" if s in names else s) for s in (sides[1] if sides else "")],
+            "hint": "choose the deck, the number and the side, or leave all three empty"}
+
+def form_field(c: Column) -> dict:
+    "The form control of one column."
+    f = {"name": c.name, "label": column_label(c.name), "description": c.description, "hint": fix_hint(c), "kind": c.kind,
+         "required": c.kind == "id", "wide": c.kind == "text"}  # free text and the cabin's three parts take two columns
+    if c.kind == "bool": f.update(control="select", options=[("true", "yes"), ("false", "no")])
+    elif c.kind == "category": f.update(control="select", options=[(v, v) for v in c.values])
+    elif c.kind == "number": f.update(control="number", min=f"{c.limits[0]:g}", max=f"{c.limits[1]:g}")
+    elif c.name == "Cabin": f.update(control="cabin", **cabin_parts(c))
+    else: f.update(control="text", placeholder=str(c.example), maxlength=c.max_length)
+    return f
+
+PAGE_SECTIONS = (("The passenger", (ID, "Name", "Age", "VIP")), ("The voyage", ("HomePlanet", "Destination", "CryoSleep", "Cabin")),
+                 ("Bills on board", SPEND_COLUMNS))  # how the form groups the columns (any column left out goes last)
+
+@cache
+def form_sections() -> tuple:
+    "The passenger form: (title, fields) in page order, one field per schema column."
+    placed = {c for _, cols in PAGE_SECTIONS for c in cols}
+    rest = tuple(c for c in RAW_COLUMNS if c not in placed)
+    return tuple((title, tuple(form_field(SCHEMA[c]) for c in cols)) for title, cols in PAGE_SECTIONS + ((("More", rest),) if rest else ()))
+
 def form_fields() -> list[dict]:
-    "One form control per passenger column, from the schema (what `templates/index.html` renders)."
-    fields = []
-    for c in SCHEMA.values():
-        f = {"name": c.name, "description": c.description}
-        if c.kind == "bool": f.update(control="select", options=("true", "false"), data_kind="bool")
-        elif c.kind == "category": f.update(control="select", options=c.values, data_kind="text")
-        elif c.kind == "number": f.update(control="number", min=f"{c.limits[0]:g}", max=f"{c.limits[1]:g}", data_kind="number")
-        else: f.update(control="text", placeholder=str(c.example), required=c.kind == "id", data_kind="text")
-        fields.append(f)
-    return fields
+    "Every form control, section after section."
+    return [f for _, fields in form_sections() for f in fields]
+
+# %% ../../nbs/05b_serving_app.ipynb #42a4025d
+def _passenger(pid, home, cryo, cabin, destination, age, vip, bills, name) -> dict:
+    return {ID: pid, "HomePlanet": home, "CryoSleep": cryo, "Cabin": cabin, "Destination": destination, "Age": age,
+            "VIP": vip, **dict(zip(SPEND_COLUMNS, bills)), "Name": name}
+
+EXAMPLE_PASSENGERS = (  # (button text, passenger)
+    ("Asleep, from Europa", _passenger("0101_01", "Europa", True, "B/21/S", "55 Cancri e", 34, False, (0, 0, 0, 0, 0), "Altark Sperpetive")),
+    ("Spa-goer from Earth", _passenger("0202_01", "Earth", False, "F/575/P", "TRAPPIST-1e", 41, False, (0, 112, 26, 1850, 640), "Sandie Hinetthews")),
+    ("Shopper from Mars", _passenger("0303_01", "Mars", False, "F/1040/S", "TRAPPIST-1e", 19, False, (420, 0, 815, 0, 3), "Zoshid Jotteng")),
+    ("Little known", {ID: "0404_01", "Age": 30}),
+)
+EXAMPLE_GROUP = (  # a family travelling together, and a passenger alone
+    _passenger("0505_01", "Europa", False, "C/40/P", "55 Cancri e", 52, True, (0, 3870, 0, 1205, 35), "Gravior Frasellon"),
+    _passenger("0505_02", "Europa", True, "C/40/P", "55 Cancri e", 49, False, (0, 0, 0, 0, 0), "Phacca Frasellon"),
+    _passenger("0505_03", "Europa", True, "C/40/P", "TRAPPIST-1e", 12, False, (0, 0, 0, 0, 0), "Sadrix Frasellon"),
+    _passenger("0506_01", "Earth", False, "G/81/S", "TRAPPIST-1e", 23, False, (0, 714, 0, 0, 12), "Gollie Buckerson"),
+)
+
+def example_csv(passengers) -> str:
+    "Passengers as the text of a CSV file in Kaggle's test.csv format."
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RAW_COLUMNS)
+    writer.writerows([p.get(c, "") for c in RAW_COLUMNS] for p in passengers)
+    return out.getvalue()
+
+# %% ../../nbs/05b_serving_app.ipynb #edfaec25
+def _when(text) -> str:
+    try: return datetime.fromisoformat(str(text)).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError: return str(text)
+
+def model_facts(bundle: ModelBundle | None) -> list[tuple[str, str]]:
+    "The model card's lines (label, text) for the version in use; none without a model."
+    if bundle is None: return []
+    m, cv = bundle.metadata, bundle.metadata.get("cv") or {}
+    accuracy = (f"{cv['accuracy_mean']:.3f} ± {cv.get('accuracy_std', 0):.3f} over {cv.get('folds', '?')} travel-group folds"
+                if cv.get("accuracy_mean") is not None else "not measured (trained without cross-validation)")
+    params = ", ".join(f"{k}={v}" for k, v in (m.get("params") or {}).items())
+    rows = f"{m['rows']:,} passengers, " if isinstance(m.get("rows"), int) else ""
+    return [("Version", bundle.version), ("Created", _when(m.get("created_at"))), ("CV accuracy", accuracy),
+            ("Parameters from", str(m.get("params_source") or "not recorded")), ("Parameters", params or "not recorded"),
+            ("Training data", f"{rows}fingerprint {m.get('data_fingerprint') or 'not recorded'}"),
+            ("Threshold", f"transported when the probability is at least {bundle.threshold:g}")]
+
+def explained_labels() -> dict[str, list[str]]:
+    "Each explained column: its label on the page and the model features its contribution sums."
+    return {c: [column_label(c), ", ".join(f for f, s in FEATURE_SOURCES.items() if s == c)] for c in EXPLAINED_COLUMNS}
 
 page = Blueprint("page", "spaceship_clf.serving", static_folder="static", static_url_path="/static")
 
 @page.get("/")
 def index() -> Response:
-    html = render_template("index.html", fields=form_fields(), note=GROUP_NOTE)
+    s = state()
+    bundle = s.live.get()
+    html = render_template("index.html", sections=form_sections(), examples=EXAMPLE_PASSENGERS, group_csv=example_csv(EXAMPLE_GROUP),
+                           facts=model_facts(bundle), version=bundle.version if bundle else "", problem=s.live.problem,
+                           threshold=bundle.threshold if bundle else 0.5, labels=explained_labels(), settings=s.settings,
+                           note=GROUP_NOTE)
     return Response(html, mimetype="text/html", headers={"Content-Security-Policy": PAGE_CSP})
 
 # %% ../../nbs/05b_serving_app.ipynb #0dd37f87
@@ -233,7 +319,7 @@ def create_app(model_dir: Path | None = None,  # the model store (default: setti
     app.config.update(MAX_CONTENT_LENGTH=max(serving.max_csv_bytes, serving.max_json_bytes))
     metrics = Metrics(metrics_dir())
     live = LiveModel(model_dir, serving.model_poll_seconds,
-                     on_load=lambda bundle: metrics.model_loaded(bundle.version), on_refused=metrics.model_refused)
+                     on_load=metrics.model_loaded, on_refused=metrics.model_refused)
     live.get()
     app.extensions["spaceship_clf"] = ServingState(live, metrics, serving, openapi_document(serving))
     for blueprint in BLUEPRINTS: app.register_blueprint(blueprint)
