@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     retrain = commands.add_parser("retrain", help="a candidate through the promotion gate: promoted only if not worse than the current model")
     retrain.add_argument("--dataset", required=True, help="labelled CSV (new data, or the same data with new parameters)")
     retrain.add_argument("--params", type=Path, help="candidate parameters, e.g. data/tuning/best_params.json (default: what train uses)")
-    retrain.add_argument("--tolerance", type=float, default=0.005, help="how much worse than the current model the candidate may be (default 0.005)")
+    retrain.add_argument("--tolerance", type=float, help="how much worse than the current model the candidate may be "
+                         "(default: 0.005 on unseen passengers, 0 on paired cross-validation folds)")
     retrain.add_argument("--holdout", type=float, default=0.2, help="fraction of unseen travel groups held out (default 0.2)")
     retrain.add_argument("--folds", type=int, default=5, help="folds of the paired cross-validation when there are too few unseen passengers (default 5)")
     commands.add_parser("fetch", help="download Kaggle's competition files into ./data/ (Kaggle API credentials), validated")

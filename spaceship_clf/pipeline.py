@@ -67,7 +67,8 @@ def _write_report(report: dict, started: datetime) -> Path:
 def gate(dataset,  # labelled CSV: the data the candidate learns from (and, when it is new, is judged on)
          params: dict | None = None,  # the candidate's CatBoost parameters (default: what `train` would use)
          params_source: str | None = None,  # where they came from (recorded with the model and the parameters)
-         tolerance: float = 0.005,  # how much worse than the current model the candidate may score and still be promoted
+         tolerance: float | None = None,  # how much worse than the current model the candidate may score and still be promoted
+                                          # (None: 0.005 on unseen passengers, a sample's noise; 0 on paired folds)
          holdout: float = 0.2,  # fraction of the unseen travel groups held out (unseen-passengers method)
          min_new_rows: int = 100,  # fewer unseen passengers than this: paired cross-validation instead
          folds: int = 5,  # folds of the paired cross-validation
@@ -92,6 +93,7 @@ def gate(dataset,  # labelled CSV: the data the candidate learns from (and, when
             scores = (on_unseen(frame, current, params, seen, holdout, seed) if report["new_rows"] >= min_new_rows
                       else paired_cv(frame, current, params, folds, seed))
             report["candidate"]["accuracy"], report["current"]["accuracy"] = round(scores.pop("candidate"), 4), round(scores.pop("current"), 4)
+            if tolerance is None: tolerance = report["tolerance"] = 0.005 if scores["method"] == "unseen passengers" else 0.0
             cand, cur = report["candidate"]["accuracy"], report["current"]["accuracy"]
             report |= scores | {"decision": "promoted" if cand >= cur - tolerance else "rejected",
                                 "reason": f"candidate {cand:.4f} vs current {cur:.4f} on {scores['method']} (tolerance {tolerance:g})"}
