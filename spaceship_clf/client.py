@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .core import get_settings
 from .data import BOOL_COLUMNS, NUMBER_COLUMNS, RAW_COLUMNS
 
 # %% auto #0
-__all__ = ['DEFAULT_URL', 'call', 'parse_passenger', 'build_parser', 'main']
+__all__ = ['default_url', 'call', 'parse_passenger', 'build_parser', 'main']
 
 # %% ../nbs/07_client.ipynb #ccecaaf1
-DEFAULT_URL = os.environ.get("SPACESHIP_API_URL", "http://127.0.0.1:5000")
+def default_url() -> str:
+    "The service to talk to: `SPACESHIP_API_URL` (read by the one settings object), default http://127.0.0.1:5000."
+    return get_settings().serving.api_url
 
 def call(url: str,  # base URL of the service, e.g. http://127.0.0.1:5000
          path: str,  # endpoint, e.g. /predict
@@ -56,7 +58,7 @@ def parse_passenger(words: list[str]) -> dict:
 # %% ../nbs/07_client.ipynb #27108629
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m spaceship_clf.client", description="Send passengers to a running spaceship-clf API.")
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"service base URL (default: SPACESHIP_API_URL or {DEFAULT_URL})")
+    parser.add_argument("--url", default=default_url(), help=f"service base URL (default: SPACESHIP_API_URL, now {default_url()})")
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("passenger", help="predict one passenger: JSON or Column=value words")
     one.add_argument("fields", nargs="+", help='e.g. PassengerId=0013_01 HomePlanet=Earth CryoSleep=true Age=27')

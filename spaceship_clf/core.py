@@ -48,6 +48,7 @@ class ServingSettings(BaseSettings):
     max_json_bytes: int = Field(1_000_000, ge=1)  # largest JSON body
     max_csv_bytes: int = Field(64_000_000, ge=1)  # largest CSV body or upload (~600,000 Kaggle rows)
     model_poll_seconds: float = Field(1.0, ge=0)  # how often a worker checks model/CURRENT for a new version
+    api_url: str = "http://127.0.0.1:5000"  # where `python -m spaceship_clf.client` sends its requests
 
 @_section
 class TuningSettings(BaseSettings):
