@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -174,28 +175,35 @@ def start_run(project: str,  # ClearML project
 # %% ../nbs/02a_tracking.ipynb #ae0bd3f0
 DATASET_NAME = "spaceship-titanic train"
 
+def _register(path: str, fingerprint: str, project: str, mode: str, data_dir: str | None) -> str:
+    "Create the dataset version (runs in a process of its own, see `register_dataset`)."
+    _use_cache_dir(Path(data_dir) if data_dir else None)
+    from clearml import Dataset, Task
+    Task.set_offline(_online_or_offline(mode) == "offline")
+    Task.force_store_standalone_script(True)  # no git detection (see `start_run`)
+    dataset = Dataset.create(dataset_name=DATASET_NAME, dataset_project=project, dataset_tags=[fingerprint],
+                             description=f"{Path(path).name}, data fingerprint {fingerprint}")
+    dataset.add_files(path); dataset.upload(); dataset.finalize()
+    Task.current_task().close()  # the dataset's own task: its offline session is complete
+    return dataset.id
+
 def register_dataset(path: Path,  # the labelled CSV a training or tuning run learns from
                      fingerprint: str,  # `data.fingerprint` of its validated rows
                      project: str = "spaceship-clf",  # ClearML project (the dataset lives in its `.datasets`)
                      track: bool | None = None,  # see `tracking_mode`
                      data_dir: Path | None = None,  # where an offline session goes (default: settings)
+                     timeout: float = 300,  # seconds to wait for it
                      ) -> str | None:
-    "Register the file as a ClearML dataset version; its id, or None when tracking is off or it failed."
+    """Register the file as a ClearML dataset version; its id, or None when tracking is off or it failed. It runs in a
+    fresh process: ClearML keeps one task per process, and its reporting subprocess, forked from a process that runs
+    threads (a Jupyter kernel), could hang the run's own task at close (seen in CI)."""
     mode = tracking_mode(track)
     if mode == "off": return None
-    _use_cache_dir(data_dir)
     try:
-        from clearml import Dataset, Task
-        mode = _online_or_offline(mode)
-        if Task.current_task() is not None: Task.current_task().close()
-        Task.set_offline(mode == "offline")
-        Task.force_store_standalone_script(True)  # no git detection (see `start_run`)
-        dataset = Dataset.create(dataset_name=DATASET_NAME, dataset_project=project, dataset_tags=[fingerprint],
-                                 description=f"{Path(path).name}, data fingerprint {fingerprint}")
-        dataset.add_files(str(path)); dataset.upload(); dataset.finalize()
-        if Task.current_task() is not None: Task.current_task().close()  # the dataset's own task
-        log.info("ClearML dataset %s registered for %s (%s)", dataset.id, path, fingerprint)
-        return dataset.id
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            dataset_id = pool.apply_async(_register, (str(path), fingerprint, project, mode, str(data_dir) if data_dir else None)).get(timeout)
+        log.info("ClearML dataset %s registered for %s (%s)", dataset_id, path, fingerprint)
+        return dataset_id
     except Exception as e:  # tracking must never break the work it records
         log.warning("ClearML: could not register the dataset %s (%s: %s)", path, type(e).__name__, e)
         return None
