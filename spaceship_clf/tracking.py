@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import os
 import sys
+import time
 from pathlib import Path
 
 from .core import get_logger, get_settings
@@ -179,10 +180,14 @@ def _register(path: str, fingerprint: str, project: str, mode: str, data_dir: st
     "Create the dataset version (runs in a process of its own, see `register_dataset`)."
     _use_cache_dir(Path(data_dir) if data_dir else None)
     from clearml import Dataset, Task
+    Task._report_subprocess_enabled = False  # its `sdk.development.report_use_subprocess`: a forked reporter hung its close in CI
     Task.set_offline(_online_or_offline(mode) == "offline")
     Task.force_store_standalone_script(True)  # no git detection (see `start_run`)
     dataset = Dataset.create(dataset_name=DATASET_NAME, dataset_project=project, dataset_tags=[fingerprint],
                              description=f"{Path(path).name}, data fingerprint {fingerprint}")
+    task, deadline = Task.current_task(), time.monotonic() + 60
+    while task.data.script is None and time.monotonic() < deadline:  # its script section is filled in by a thread; adding
+        time.sleep(0.05)                                             # files before that fails ('NoneType' has no 'diff')
     dataset.add_files(path); dataset.upload(); dataset.finalize()
     Task.current_task().close()  # the dataset's own task: its offline session is complete
     return dataset.id
@@ -192,11 +197,11 @@ def register_dataset(path: Path,  # the labelled CSV a training or tuning run le
                      project: str = "spaceship-clf",  # ClearML project (the dataset lives in its `.datasets`)
                      track: bool | None = None,  # see `tracking_mode`
                      data_dir: Path | None = None,  # where an offline session goes (default: settings)
-                     timeout: float = 300,  # seconds to wait for it
+                     timeout: float = 120,  # seconds to wait for it (then the run goes on without it, with a warning)
                      ) -> str | None:
     """Register the file as a ClearML dataset version; its id, or None when tracking is off or it failed. It runs in a
-    fresh process: ClearML keeps one task per process, and its reporting subprocess, forked from a process that runs
-    threads (a Jupyter kernel), could hang the run's own task at close (seen in CI)."""
+    fresh process that reports in threads: ClearML keeps one task per process, and its reporting subprocess, forked
+    from a process that runs threads, hung a task's close now and then in CI."""
     mode = tracking_mode(track)
     if mode == "off": return None
     try:
