@@ -24,8 +24,8 @@ from .core import DataError, UnreadableInputError, get_logger
 
 # %% auto #0
 __all__ = ['ID', 'TARGET', 'SCHEMA', 'BOOL_SPELLINGS', 'RAW_COLUMNS', 'CATEGORY_COLUMNS', 'TEXT_COLUMNS', 'BOOL_COLUMNS',
-           'NUMBER_COLUMNS', 'SPEND_COLUMNS', 'EXAMPLE', 'log', 'CHUNK_ROWS', 'Passenger', 'MISSING', 'DECK_HOME',
-           'CAT_FEATURES', 'NUM_FEATURES', 'FEATURES', 'FEATURE_SOURCES', 'SUBMISSION_HEADER', 'Column',
+           'NUMBER_COLUMNS', 'SPEND_COLUMNS', 'EXAMPLE', 'log', 'CHUNK_ROWS', 'Passenger', 'MISSING', 'CABIN_DECKS',
+           'DECK_HOME', 'CAT_FEATURES', 'NUM_FEATURES', 'FEATURES', 'FEATURE_SOURCES', 'SUBMISSION_HEADER', 'Column',
            'first_duplicate', 'validate_passengers', 'read_csv', 'travel_group', 'whole_group_chunks',
            'read_passengers', 'load_passengers', 'record_columns', 'read_json', 'passenger_columns', 'add_features',
            'feature_frame', 'make_passengers', 'reference_statistics', 'submission_header', 'submission_rows',
@@ -438,6 +438,7 @@ def _fill_from_group(values: np.ndarray, missing: np.ndarray, group: np.ndarray,
     filled[rows], still[rows] = sub[np.maximum(source, 0), np.arange(values.shape[1])], source < 0
     return filled, still
 
+CABIN_DECKS = tuple("ABCDEFGT")  # the decks of the ship in the competition's data (others are accepted, unseen)
 DECK_HOME = {"A": "Europa", "B": "Europa", "C": "Europa", "T": "Europa", "G": "Earth"}  # decks with one home planet (EDA)
 
 def _cabin_parts(codes: np.ndarray, cabins: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -523,7 +524,7 @@ def make_passengers(n: int = 1000, seed: int = 0, labelled: bool = True, missing
     age = np.clip(rng.normal(29, 14, n).round(), 0, 79)
     awake = ~cryo & (age >= 13)
     spend = np.where(awake[:, None] & (rng.random((n, 5)) < 0.45), rng.exponential(700, (n, 5)).round(), 0.0)
-    deck = rng.choice(list("ABCDEFGT"), size=n, p=[0.03, 0.09, 0.09, 0.06, 0.10, 0.33, 0.29, 0.01])
+    deck = rng.choice(list(CABIN_DECKS), size=n, p=[0.03, 0.09, 0.09, 0.06, 0.10, 0.33, 0.29, 0.01])
     side = rng.choice(["P", "S"], size=n)
     number = rng.integers(0, 1900, n)
     surnames = np.array([f"Sur{k}" for k in rng.integers(0, n // 3 + 1, n)])

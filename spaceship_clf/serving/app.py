@@ -21,18 +21,17 @@ from flask import Blueprint, Flask, Response, current_app, g, render_template, r
 from werkzeug.exceptions import HTTPException
 
 from ..core import DataError, ServingSettings, SpaceshipError, get_logger, get_settings
-from ..data import (BOOL_SPELLINGS, CHUNK_ROWS, FEATURE_SOURCES, ID, RAW_COLUMNS, SCHEMA, SPEND_COLUMNS, SUBMISSION_HEADER, TARGET, submission_header,
+from ..data import (BOOL_SPELLINGS, CABIN_DECKS, CHUNK_ROWS, FEATURE_SOURCES, ID, RAW_COLUMNS, SCHEMA, SPEND_COLUMNS, SUBMISSION_HEADER, TARGET, submission_header,
                                 Column, passenger_columns, read_json, read_passengers, submission_rows)
 from .metrics import CONTENT_TYPE_LATEST, Metrics, metrics_dir
 from .schema import EXPLAINED_COLUMNS, GROUP_NOTE, error_reply, openapi_document, prediction_body
 from ..store import LiveModel, ModelBundle
 
 # %% auto #0
-__all__ = ['log', 'predict_api', 'health', 'model_card', 'metrics_api', 'docs', 'PAGE_CSP', 'CABIN_DECKS', 'PAGE_SECTIONS',
-           'EXAMPLE_PASSENGERS', 'EXAMPLE_GROUP', 'page', 'BLUEPRINTS', 'ServingState', 'state', 'predict', 'live',
-           'ready', 'model', 'metrics', 'swagger_folder', 'openapi', 'docs_page', 'column_label', 'fix_hint',
-           'cabin_parts', 'form_field', 'form_sections', 'form_fields', 'example_csv', 'model_facts',
-           'explained_labels', 'index', 'create_app']
+__all__ = ['log', 'predict_api', 'health', 'model_card', 'metrics_api', 'docs', 'PAGE_CSP', 'PAGE_SECTIONS', 'EXAMPLE_PASSENGERS',
+           'EXAMPLE_GROUP', 'page', 'BLUEPRINTS', 'ServingState', 'state', 'predict', 'live', 'ready', 'model',
+           'metrics', 'swagger_folder', 'openapi', 'docs_page', 'column_label', 'fix_hint', 'cabin_parts', 'form_field',
+           'form_sections', 'form_fields', 'example_csv', 'model_facts', 'explained_labels', 'index', 'create_app']
 
 # %% ../../nbs/05b_serving_app.ipynb #6383c8fb
 log = get_logger("serving")
@@ -184,8 +183,6 @@ def fix_hint(c: Column) -> str:
     return f"use at most {c.max_length} characters, or leave it empty"
 
 # %% ../../nbs/05b_serving_app.ipynb #92e12087
-CABIN_DECKS = tuple("ABCDEFGT")  # the decks of the ship in the competition's data
-
 def cabin_parts(c: Column) -> dict:
     "The deck, number and side controls of the cabin column."
     sides = re.search(r"\[([A-Za-z]+)\]$", c.pattern or "")
