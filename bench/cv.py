@@ -25,7 +25,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from spaceship_clf.baseline import baseline_model
 from spaceship_clf.classifier import fit_catboost, training_params
 from spaceship_clf.data import load_passengers
-from spaceship_clf.evaluation import DEFAULT_PARAMS, catboost_model, cross_validate
+from spaceship_clf.evaluation import DEFAULT_PARAMS, LabelledPassengers, catboost_model, cross_validate
 
 ROOT = Path(__file__).resolve().parents[1]
 HGB = dict(learning_rate=0.05, max_iter=300, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
@@ -62,7 +62,7 @@ def main():
     if not a.data.exists():
         sys.exit(f"{a.data}: no such file; copy Kaggle's train.csv to data/ (README, 'Data') or pass --data PATH")
 
-    frame = load_passengers(a.data, require_target=True)
+    data = LabelledPassengers.of(load_passengers(a.data, require_target=True))  # features once for every model
     house, source = training_params()
     models = {
         "baseline": ("logistic regression (baseline)", baseline_model),
@@ -77,7 +77,7 @@ def main():
     for key in ["house"] + [k for k in a.only if k != "house"]:
         if key not in models: continue
         name, make = models[key]
-        results[key] = cross_validate(make, frame, name, n_splits=a.folds, seeds=tuple(a.seeds))
+        results[key] = cross_validate(make, data, name, n_splits=a.folds, seeds=tuple(a.seeds))
         print(f"{name}: {results[key].mean:.4f} +- {results[key].std:.4f} ({results[key].seconds:.0f}s)", flush=True)
 
     reference = np.array(results["house"].scores)
@@ -87,10 +87,10 @@ def main():
         rows.append({"model": res.name, "accuracy": f"{res.mean:.4f} +- {res.std:.4f}", "vs product": f"{diff.mean():+.4f}",
                      "folds better/worse": f"{(diff > 0).sum()}/{(diff < 0).sum()}", "seconds": round(res.seconds)})
     start = time.perf_counter()
-    fit_catboost(frame, {**house, "thread_count": a.threads})
+    fit_catboost(data, {**house, "thread_count": a.threads})
     final = time.perf_counter() - start
 
-    print(f"\n{len(frame)} passengers from {a.data}; {a.folds} group folds x seeds {a.seeds}\n")
+    print(f"\n{len(data)} passengers from {a.data}; {a.folds} group folds x seeds {a.seeds}\n")
     print(pd.DataFrame(rows).to_string(index=False))
     print(f"\none final training on all rows with the product's parameters ({source}): {final:.1f}s")
     print(f"product's parameters: {json.dumps(house)}")

@@ -1,5 +1,5 @@
-"""Per-row CPU cost of the data path: reading a CSV, validating it, the numpy columns, `add_features` and the model
-input, for 1 row (one API passenger), 1,000 rows and 100,000 rows. Prints figures; passes or fails nothing.
+"""Per-row CPU cost of the data path: reading a CSV, validating it, the numpy columns and the model input (`model_input`,
+the one feature function), for 1 row (one API passenger), 1,000 rows and 100,000 rows. Prints figures; passes or fails nothing.
 
     python bench/features.py                 # best of 7 (1 and 1k rows: best of 7 loops of many calls)
     python bench/features.py --rows 1 1000 100000 --repeat 5
@@ -11,8 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from spaceship_clf.store import model_input
-from spaceship_clf.data import add_features, make_passengers, passenger_columns, read_csv, validate_passengers
+from spaceship_clf.data import make_passengers, model_input, passenger_columns, read_csv, validate_passengers
 
 
 def best_cpu(fn, repeat: int, loops: int) -> float:
@@ -41,14 +40,12 @@ def main():
             small = Path(tmp) / f"p{n}.csv"; raw.to_csv(small, index=False)
             frame = validate_passengers(raw)
             cols = passenger_columns(frame)
-            feats = add_features(cols)
             loops = max(1, min(2000, 20_000 // n))
             steps = {
                 "read_csv": lambda: read_csv(small),
                 "validate": lambda: validate_passengers(raw),
                 "columns": lambda: passenger_columns(frame),
-                "add_features": lambda: add_features(cols),
-                "model_input": lambda: model_input(feats),
+                "model_input": lambda: model_input(cols),
             }
             total = 0.0
             for name, fn in steps.items():

@@ -18,16 +18,18 @@ import numpy as np
 import pandas as pd
 
 import spaceship_clf
+from fastcore.basics import patch
+
 from .core import DataError, ModelError, atomic_write, get_logger, get_settings
-from .data import (CHUNK_ROWS, FEATURES, ID, RAW_COLUMNS, SUBMISSION_HEADER, TARGET, feature_frame, fingerprint, load_passengers,
+from .data import (CHUNK_ROWS, ID, RAW_COLUMNS, SUBMISSION_HEADER, TARGET, explanation_rows, fingerprint, load_passengers,
                                 passenger_columns, read_passengers, reference_statistics, submission_rows)
-from .evaluation import DEFAULT_PARAMS, THRESHOLD, accuracy, catboost_model, cross_validate, labels
-from .store import ModelBundle, load_model, row_hashes, save_model, training_lock
+from .evaluation import DEFAULT_PARAMS, LabelledPassengers, accuracy, catboost_model, cross_validate
+from .store import THRESHOLD, LiveModel, ModelBundle, row_hashes, save_model, training_lock
 from .tracking import log_training
 
 # %% auto #0
 __all__ = ['log', 'SHIPPED_PARAMS', 'params_path', 'read_params', 'training_params', 'model_metadata', 'fit_catboost',
-           'My_Classifier_Model', 'explanation_rows', 'predict', 'evaluate']
+           'My_Classifier_Model']
 
 # %% ../nbs/04_classifier.ipynb #0462e844
 log = get_logger("classifier")
@@ -82,57 +84,52 @@ def model_metadata(frame: pd.DataFrame,  # the validated training passengers
                      "numpy": np.__version__, "scikit-learn": importlib.metadata.version("scikit-learn"), "python": platform.python_version()},
     }
 
-def fit_catboost(frame: pd.DataFrame, params: dict) -> catboost.CatBoostClassifier:
-    "CatBoost fitted on every row of validated, labelled passengers."
-    return catboost_model(**params).fit(feature_frame(passenger_columns(frame)), labels(frame))
+def fit_catboost(data: LabelledPassengers, params: dict) -> catboost.CatBoostClassifier:
+    "CatBoost fitted on every row of labelled passengers (their features computed once, `LabelledPassengers.of`)."
+    start = time.perf_counter()
+    model = catboost_model(**params).fit(data.X, data.y)
+    log.info("fitted CatBoost on %d passengers in %.1fs", len(data), time.perf_counter() - start)
+    return model
 
 # %% ../nbs/04_classifier.ipynb #71c0f5c8
 class My_Classifier_Model:
     "Train, save, load and predict with the Spaceship Titanic CatBoost model."
     def __init__(self, model_dir: Path | None = None,  # where versions live (default: settings, ./model)
-                 results_file: Path | None = None):  # where `predict` writes the submission (default: ./data/results.csv)
+                 results_file: Path | None = None,  # where `predict` writes the submission (default: ./data/results.csv)
+                 poll_seconds: float | None = None):  # how often `bundle` checks model/CURRENT (default: settings, 1 s)
         s = get_settings()
         self.model_dir, self.results_file = Path(model_dir or s.model_dir), Path(results_file or s.results_file)
         self.explanations_file = self.results_file.with_name("explanations.csv")
-        self._bundle: ModelBundle | None = None
+        self.live = LiveModel(self.model_dir, s.serving.model_poll_seconds if poll_seconds is None else poll_seconds)
+
+    @property
+    def bundle(self) -> ModelBundle:
+        "The current model version, loaded on first use and swapped when model/CURRENT names another (the API's too)."
+        return self.live.require()
 
     def train(self, dataset,  # path of a labelled CSV in Kaggle's train.csv format
               cv_folds: int = 5,  # group-aware CV folds to score before the final fit (0: skip)
-              params: dict | None = None,  # CatBoost parameters (default: tuned if present, else DEFAULT_PARAMS)
+              params: dict | None = None,  # CatBoost parameters (default: promoted, else shipped tuned, else DEFAULT_PARAMS)
               track: bool | None = None,  # record the run in ClearML: None as SPACESHIP_TRACKING says (see `tracking`), False: off
               make_current: bool = True,  # False: save a candidate that serves only once the gate promotes it
               ) -> dict:
         "Fit on all rows of `dataset`, save a new version (current by default), and return its metadata."
         log.info("training on %s", dataset)
-        frame = load_passengers(dataset, require_target=True)
-        if frame[TARGET].nunique() < 2:
+        data = LabelledPassengers.of(load_passengers(dataset, require_target=True))  # features once: for the CV and the fit
+        if len(np.unique(data.y)) < 2:
             raise DataError(f"{dataset}: every passenger has the same {TARGET!r} value; training needs both classes")
         params, source = (params, "given") if params else training_params(self.model_dir)
         with training_lock(self.model_dir):
-            cv = cross_validate(lambda: catboost_model(**params), frame, "catboost", n_splits=cv_folds).summary() if cv_folds else None
-            start = time.perf_counter()
-            model = fit_catboost(frame, params)
-            log.info("fitted CatBoost on %d passengers in %.1fs (params from %s)", len(frame), time.perf_counter() - start, source)
-            metadata = model_metadata(frame, params, source, cv)
-            saved = save_model(model, metadata, self.model_dir, training_rows=row_hashes(frame), make_current=make_current)
-        self._bundle = None
+            cv = cross_validate(lambda: catboost_model(**params), data, "catboost", n_splits=cv_folds).summary() if cv_folds else None
+            model = fit_catboost(data, params)
+            metadata = model_metadata(data.frame, params, source, cv)
+            saved = save_model(model, metadata, self.model_dir, training_rows=row_hashes(data.frame), make_current=make_current)
+        self.live.refresh()
         log_training(metadata, saved / "model.cbm", dataset, track=track)
         return metadata
 
-    @property
-    def bundle(self) -> ModelBundle:
-        "The current model, loaded on first use."
-        if self._bundle is None:
-            self._bundle = load_model(self.model_dir)
-            log.info("loaded model version %s", self._bundle.version)
-        return self._bundle
-
 # %% ../nbs/04_classifier.ipynb #f77316ff
-def explanation_rows(ids, proba: np.ndarray, base: np.ndarray, contributions: dict, header: bool) -> bytes:
-    "CSV rows `PassengerId,probability,base,contribution_<passenger column>...` (log-odds), for `data/explanations.csv`."
-    table = pd.DataFrame({ID: ids, "probability": proba, "base": base, **{f"contribution_{k}": v for k, v in contributions.items()}})
-    return table.to_csv(index=False, header=header, float_format="%.12g").encode()
-
+@patch
 def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's test.csv format
             chunk_rows: int = CHUNK_ROWS,  # rows read at a time: bounds memory for any file size
             explain: bool = False,  # also write why, per passenger, to `explanations.csv` beside the results
@@ -145,10 +142,9 @@ def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's tes
         with open(tmp, "wb") as out:
             out.write(SUBMISSION_HEADER)
             for frame in read_passengers(dataset, chunk_rows=chunk_rows):
-                columns = passenger_columns(frame)
-                proba, transported = bundle.predict(columns)
+                proba, transported = bundle.predict_frame(frame)
                 out.write(submission_rows(frame[ID], transported))
-                if explanations: explanations.write(explanation_rows(frame[ID].to_numpy(), proba, *bundle.explain(columns), header=rows == 0))
+                if explanations: explanations.write(explanation_rows(frame[ID].to_numpy(), proba, *bundle.explain(passenger_columns(frame)), header=rows == 0))
                 rows += len(frame)
     if explain:
         def write_both(tmp: Path):
@@ -158,16 +154,14 @@ def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's tes
     log.info("wrote %d predictions to %s in %.1fs", rows, self.results_file, time.perf_counter() - start)
     return self.results_file
 
-My_Classifier_Model.predict = predict
-
 # %% ../nbs/04_classifier.ipynb #448d439b
-def evaluate(self: My_Classifier_Model, dataset) -> dict:
+@patch
+def evaluate(self: My_Classifier_Model, dataset,  # path of a labelled CSV in Kaggle's train.csv format
+             ) -> dict:
     "Accuracy (and counts) of the current model on a labelled CSV."
-    frame = load_passengers(dataset, require_target=True)
-    proba = self.bundle.predict_proba(passenger_columns(frame))
-    result = {"rows": len(frame), "accuracy": round(accuracy(proba, labels(frame), self.bundle.threshold), 4),
-              "model_version": self.bundle.version}
-    log.info("evaluated model %s on %s: accuracy %.4f", self.bundle.version, dataset, result["accuracy"])
+    bundle, frame = self.bundle, load_passengers(dataset, require_target=True)
+    proba, _ = bundle.predict_frame(frame)
+    result = {"rows": len(frame), "accuracy": round(accuracy(proba, frame[TARGET].astype(bool).to_numpy(), bundle.threshold), 4),
+              "model_version": bundle.version}
+    log.info("evaluated model %s on %s: accuracy %.4f", bundle.version, dataset, result["accuracy"])
     return result
-
-My_Classifier_Model.evaluate = evaluate

@@ -5,18 +5,20 @@
 # %% ../nbs/07_client.ipynb #47d579da
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+from .command_line import command_parser, parse_command
 from .core import get_settings
 from .data import BOOL_COLUMNS, NUMBER_COLUMNS, RAW_COLUMNS
 
 # %% auto #0
-__all__ = ['default_url', 'call', 'parse_passenger', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'default_url', 'call', 'parse_passenger', 'Request', 'passenger', 'group', 'csv', 'health', 'model',
+           'connection', 'main']
 
 # %% ../nbs/07_client.ipynb #ccecaaf1
 def default_url() -> str:
@@ -56,33 +58,57 @@ def parse_passenger(words: list[str]) -> dict:
     return passenger
 
 # %% ../nbs/07_client.ipynb #27108629
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m spaceship_clf.client", description="Send passengers to a running spaceship-clf API.")
-    parser.add_argument("--url", default=default_url(), help=f"service base URL (default: SPACESHIP_API_URL, now {default_url()})")
-    commands = parser.add_subparsers(dest="command", required=True)
-    one = commands.add_parser("passenger", help="predict one passenger: JSON or Column=value words")
-    one.add_argument("fields", nargs="+", help='e.g. PassengerId=0013_01 HomePlanet=Earth CryoSleep=true Age=27')
-    group = commands.add_parser("group", help="predict a travel group: a JSON file holding an array of passengers")
-    group.add_argument("file", type=Path)
-    csv = commands.add_parser("csv", help="predict a CSV file in Kaggle's test.csv format; prints (or writes) the submission")
-    csv.add_argument("file", type=Path)
-    csv.add_argument("--output", "-o", type=Path, help="write the submission here instead of printing it")
-    for name, help in (("health", "is the service ready?"), ("model", "the served model's metadata")):
-        commands.add_parser(name, help=help)
-    return parser
+@dataclass
+class Request:
+    "What a client command asks the service."
+    path: str  # the endpoint
+    body: bytes | None = None  # POST this when given, else GET
+    content_type: str = "application/json"
+    timeout: float = 60  # seconds
+    output: Path | None = None  # write a CSV answer here instead of printing it
+
+def passenger(fields: list[str],  # PassengerId=0013_01 HomePlanet=Earth CryoSleep=true Age=27 ..., or one JSON object
+              ) -> Request:
+    "Predict one passenger."
+    return Request("/predict", json.dumps(parse_passenger(fields)).encode())
+
+def group(file: Path,  # a JSON file holding an array of passengers (a travel group)
+          ) -> Request:
+    "Predict a travel group."
+    return Request("/predict", file.read_bytes())
+
+def csv(file: Path,  # a CSV file in Kaggle's test.csv format
+        *, output: Path | None = None,  # write the submission here instead of printing it
+        ) -> Request:
+    "Predict a CSV file: the answer is the Kaggle submission."
+    return Request("/predict", file.read_bytes(), "text/csv", timeout=600, output=output)
+
+def health() -> Request:
+    "Is the service ready (a model loaded and answering)?"
+    return Request("/health/ready")
+
+def model() -> Request:
+    "The served model version's metadata."
+    return Request("/model")
+
+COMMANDS = {"passenger": passenger, "group": group, "csv": csv, "health": health, "model": model}
+
+# %% ../nbs/07_client.ipynb #3a8f6d15
+def connection(*, url: str | None = None,  # the service's base URL (default: SPACESHIP_API_URL, http://127.0.0.1:5000)
+               ):
+    "Options every command takes."
 
 def main(argv: list[str] | None = None) -> int:
     "Exit code 0 when the service answers 2xx, 1 otherwise (its error on stderr)."
-    args = build_parser().parse_args(argv)
+    parser = command_parser(COMMANDS, "Send passengers to a running spaceship-clf API.", "python -m spaceship_clf.client", shared=connection)
+    command, kwargs, shared = parse_command(parser, argv)
     try:
-        if args.command == "passenger": status, kind, body = call(args.url, "/predict", json.dumps(parse_passenger(args.fields)).encode())
-        elif args.command == "group": status, kind, body = call(args.url, "/predict", args.file.read_bytes())
-        elif args.command == "csv": status, kind, body = call(args.url, "/predict", args.file.read_bytes(), "text/csv", timeout=600)
-        else: status, kind, body = call(args.url, "/health/ready" if args.command == "health" else "/model")
+        r = command(**kwargs)
+        status, kind, body = call(shared["url"] or default_url(), r.path, r.body, r.content_type, r.timeout)
     except (ConnectionError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
-    if kind == "text/csv" and getattr(args, "output", None):
-        args.output.write_bytes(body); print(f"wrote {len(body.splitlines()) - 1} predictions to {args.output}")
+    if kind == "text/csv" and r.output:
+        r.output.write_bytes(body); print(f"wrote {len(body.splitlines()) - 1} predictions to {r.output}")
     else:
         print(body.decode("utf-8", errors="replace").rstrip("\n"))
     if status >= 300:

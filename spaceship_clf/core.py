@@ -12,7 +12,6 @@ import tempfile
 from functools import cached_property
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -20,8 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # %% auto #0
 __all__ = ['LOGGER_NAME', 'project_home', 'ServingSettings', 'TuningSettings', 'TrackingSettings', 'Settings', 'get_settings',
-           'SpaceshipError', 'DataError', 'UnreadableInputError', 'ModelNotFoundError', 'ModelError', 'get_logger',
-           'atomic_write', 'atomic_write_text']
+           'SpaceshipError', 'DataError', 'UnreadableInputError', 'PayloadTooLargeError', 'UnsupportedMediaTypeError',
+           'ModelNotFoundError', 'ModelError', 'TerminalFormatter', 'get_logger', 'use_terminal', 'atomic_write',
+           'atomic_write_text', 'shown_path']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 def project_home(start: Path | None = None,  # where to start looking (default: the working directory)
@@ -35,21 +35,25 @@ def _section(cls):
     cls.model_config = SettingsConfigDict(env_prefix="SPACESHIP_", extra="ignore")
     return cls
 
+# %% ../nbs/00_core.ipynb #9b3e6d12
 @_section
 class ServingSettings(BaseSettings):
     "The REST API: where it listens, how many workers, request limits."
-    host: str = "0.0.0.0"  # bind address
+    host: str = "127.0.0.1"  # bind address (this machine only; the image sets 0.0.0.0 behind its front)
     port: int = Field(5000, ge=1, le=65535)  # port
     workers: int = Field(2, ge=1)  # production server worker processes
-    worker_class: Literal["sync", "gthread"] = "sync"  # gunicorn worker type (bench/serve.py compares them)
+    worker_class: Literal["gevent", "sync", "gthread"] = "gevent"  # gunicorn worker type (bench/serve.py compares them)
     threads: int = Field(4, ge=1)  # threads per worker when worker_class is gthread
     timeout: int = Field(120, ge=1)  # seconds a worker may spend on one request before gunicorn restarts it
+    request_seconds: float = Field(30.0, gt=0)  # most seconds a client may take to send a request and read the answer
+    keepalive: int = Field(5, ge=1)  # seconds an idle connection (or a request's headers) may take before it is closed
     max_passengers: int = Field(1000, ge=1)  # most passengers in one JSON request (a travel group has at most 8)
     max_json_bytes: int = Field(1_000_000, ge=1)  # largest JSON body
-    max_csv_bytes: int = Field(64_000_000, ge=1)  # largest CSV body or upload (~600,000 Kaggle rows)
+    max_csv_bytes: int = Field(64_000_000, ge=1)  # largest CSV body or upload
     model_poll_seconds: float = Field(1.0, ge=0)  # how often a worker checks model/CURRENT for a new version
     api_url: str = "http://127.0.0.1:5000"  # where `python -m spaceship_clf.client` sends its requests
 
+# %% ../nbs/00_core.ipynb #2c7f4a83
 @_section
 class TuningSettings(BaseSettings):
     "The Optuna study's defaults (the tuning notebook's parameters override them)."
@@ -70,15 +74,25 @@ class TrackingSettings(BaseSettings):
     @classmethod
     def _spellings(cls, v): return {"0": "off", "false": "off", "no": "off", "none": "off"}.get(str(v).strip().lower(), str(v).strip().lower())
 
+# %% ../nbs/00_core.ipynb #5e8d1b94
+def _command_line_name(home: Path) -> str:
+    "How messages name the command line: as this process was invoked when it is one, else by what the project folder holds."
+    invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if invoked == "model.py": return "python model.py"
+    if invoked.startswith("spaceship-clf"): return "spaceship-clf"
+    return "python model.py" if (home / "model.py").is_file() else "spaceship-clf"
+
 @_section
 class Settings(BaseSettings):
-    "Where things live, the log, and the sections `serving`, `tuning`, `tracking`."
+    "Where things live, the log, how messages name the commands, and the sections `serving`, `tuning`, `tracking`."
     home: Path = Field(default_factory=project_home)  # project root: data/ and model/ are found below it unless set on their own
     data_dir: Path | None = None  # datasets, predictions, the log, the tuning study (default: home/data)
     model_dir: Path | None = None  # model versions and the pointer to the current one (default: home/model)
     log_level: str = "INFO"  # level of the stderr handler; the file always records DEBUG and up
     log_max_bytes: int = 5_000_000  # the log rotates at this size ...
     log_backups: int = 3  # ... keeping this many old files, so it cannot fill a disk
+    cli: str | None = None  # how messages name the command line (default: `python model.py` in a checkout, else `spaceship-clf`)
+    train_hint: str | None = None  # what a "no model" message says to run (default: `<cli> train --dataset=data/train.csv`)
 
     # the sections, read on first use (properties, not fields: `SPACESHIP_TRACKING` is a setting, not a section)
     @cached_property
@@ -92,6 +106,8 @@ class Settings(BaseSettings):
         self.home = self.home.absolute()
         self.data_dir = (self.data_dir or self.home / "data").absolute()
         self.model_dir = (self.model_dir or self.home / "model").absolute()
+        self.cli = self.cli or _command_line_name(self.home)
+        self.train_hint = self.train_hint or f"{self.cli} train --dataset=data/train.csv"
 
     @property
     def log_file(self) -> Path: return self.data_dir / "log_file.log"
@@ -119,6 +135,14 @@ class UnreadableInputError(DataError):
     "The input is not a CSV or JSON document at all (a syntax error, not a schema violation)."
     http_status = 400
 
+class PayloadTooLargeError(DataError):
+    "A request body over a limit: send less, or use the batch path."
+    http_status = 413
+
+class UnsupportedMediaTypeError(DataError):
+    "A request body of a content type the API does not read."
+    http_status = 415
+
 class ModelNotFoundError(SpaceshipError):
     "No trained model where one is expected: train one first."
     http_status = 503
@@ -130,6 +154,12 @@ class ModelError(SpaceshipError):
 # %% ../nbs/00_core.ipynb #a207418e
 LOGGER_NAME = "spaceship_clf"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [pid %(process)d]: %(message)s"
+
+class TerminalFormatter(logging.Formatter):
+    "What a person at a terminal reads: the bare message, with `warning:` or `error:` in front when it is one."
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return f"{record.levelname.lower()}: {message}" if record.levelno >= logging.WARNING else message
 
 def _configured(logger: logging.Logger) -> bool:
     return any(getattr(h, "_spaceship", False) for h in logger.handlers)
@@ -146,13 +176,14 @@ def _unwritable(path: Path, e: OSError) -> None:
     sys.stderr.write(f"spaceship_clf: cannot write the log file {path} ({e.strerror or e}); logging to stderr only. "
                      "Make the data folder writable (or set SPACESHIP_DATA_DIR) to keep a log file.\n")
 
+# %% ../nbs/00_core.ipynb #7c2e9f04
 def get_logger(name: str | None = None) -> logging.Logger:
     "The package logger (or its child `name`), configured on first use with a rotating file and stderr."
     root = logging.getLogger(LOGGER_NAME)
     if not _configured(root):
         s = get_settings()
         to_stderr = logging.StreamHandler(sys.stderr)
-        to_stderr.setLevel(s.log_level.upper())
+        to_stderr.setLevel(s.log_level.upper()); to_stderr._terminal = True
         handlers = [to_stderr]
         if (to_file := _file_handler(s)) is not None:
             to_file.setLevel(logging.DEBUG); handlers.append(to_file)
@@ -161,6 +192,15 @@ def get_logger(name: str | None = None) -> logging.Logger:
         root.setLevel(logging.DEBUG)
         root.propagate = False
     return root.getChild(name) if name else root
+
+def use_terminal(level: int | str,  # the least severe record shown on stderr (the log file keeps everything)
+                 plain: bool = True,  # bare messages (`TerminalFormatter`) rather than full records
+                 ):
+    "How stderr shows the log: a command line shows bare messages (`-v`: with progress); a server keeps full records."
+    for h in get_logger().handlers:
+        if getattr(h, "_terminal", False):
+            h.setLevel(level.upper() if isinstance(level, str) else level)
+            h.setFormatter(TerminalFormatter() if plain else logging.Formatter(_FORMAT))
 
 # %% ../nbs/00_core.ipynb #69f6187f
 def atomic_write(path: Path, write) -> Path:
@@ -179,3 +219,10 @@ def atomic_write(path: Path, write) -> Path:
 def atomic_write_text(path: Path, text: str) -> Path:
     "Write `text` to `path` atomically."
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+# %% ../nbs/00_core.ipynb #0c4e7b95
+def shown_path(path,  # a path, or a text holding paths (a storage URL, a message)
+               home: Path | None = None,  # the project folder (default: settings)
+               ) -> str:
+    "`path` as the project shows it: relative to the project folder wherever it holds it (`sqlite:////srv/p/data/x.db` -> `sqlite:///data/x.db`)."
+    return str(path).replace(str(Path(home or get_settings().home).absolute()) + os.sep, "")

@@ -15,7 +15,7 @@ from .core import DataError, SpaceshipError, get_logger, get_settings
 from .data import ID, TARGET, fingerprint, load_passengers, read_csv
 
 # %% auto #0
-__all__ = ['COMPETITION', 'FILES', 'log', 'NO_CREDENTIALS', 'FetchError', 'kaggle_download', 'check_files', 'fetch']
+__all__ = ['COMPETITION', 'FILES', 'log', 'NO_CREDENTIALS', 'NO_KAGGLE', 'FetchError', 'kaggle_download', 'check_files', 'fetch']
 
 # %% ../nbs/07a_fetch.ipynb #12a0dcef
 COMPETITION = "spaceship-titanic"
@@ -31,12 +31,17 @@ NO_CREDENTIALS = ("no Kaggle credentials: create an API token at https://www.kag
                   f"KAGGLE_USERNAME + KAGGLE_KEY work too), accept the rules at https://www.kaggle.com/competitions/{COMPETITION}/rules, "
                   "then run `python model.py fetch` again; or copy train.csv and test.csv into data/ by hand")
 
+NO_KAGGLE = ("the Kaggle API is not installed: pip install 'spaceship-clf[fetch]' (a checkout's `bash .ci/install` installs it), "
+             "then run the command again; or copy train.csv and test.csv into data/ by hand")
+
 def kaggle_download(folder: Path):
     "Download and unzip the competition's files into `folder` with the Kaggle API."
     with contextlib.redirect_stdout(io.StringIO()):  # the package prints its own help on import and on failure
         try:
             from kaggle.api.kaggle_api_extended import KaggleApi  # here: importing `kaggle` authenticates at import time
             api = KaggleApi(); api.authenticate()
+        except ImportError:  # an optional extra: the image and a plain wheel serve without it
+            raise FetchError(NO_KAGGLE) from None
         except (SystemExit, NameError):  # no credentials: it calls site's `exit(1)`, a NameError where `site` set none
             raise FetchError(NO_CREDENTIALS) from None
     try:

@@ -15,8 +15,8 @@ import pandas as pd
 
 from .classifier import fit_catboost, model_metadata, params_path, read_params, training_params
 from .core import ModelNotFoundError, atomic_write_text, get_logger, get_settings
-from .data import ID, feature_frame, fingerprint, load_passengers, passenger_columns, travel_group
-from .evaluation import DEFAULT_PARAMS, accuracy, catboost_model, cross_validate, holdout_split, labels
+from .data import fingerprint, load_passengers
+from .evaluation import DEFAULT_PARAMS, LabelledPassengers, accuracy, catboost_model, cross_validate, holdout_split
 from .store import TRAINING_ROWS, load_model, row_hashes, save_model, training_lock
 
 # %% auto #0
@@ -30,27 +30,25 @@ def seen_by(bundle, frame: pd.DataFrame) -> np.ndarray:
     record = bundle.path / TRAINING_ROWS
     return np.isin(row_hashes(frame), np.load(record)) if record.exists() else np.zeros(len(frame), dtype=bool)
 
-def comparison_split(frame: pd.DataFrame, seen: np.ndarray, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def comparison_split(data: LabelledPassengers, seen: np.ndarray, fraction: float, seed: int) -> tuple[LabelledPassengers, LabelledPassengers]:
     "(fit, held out): held-out groups drawn from unseen rows; nothing of a held-out group is fitted on."
-    pool = frame[~seen]
-    held = pool.iloc[holdout_split(pool, fraction, seed)[1]]
-    groups = travel_group(frame[ID].to_numpy())
-    return frame[~np.isin(groups, travel_group(held[ID].to_numpy()))], held
+    pool = np.flatnonzero(~seen)
+    held = pool[holdout_split(data.take(pool), fraction, seed)[1]]
+    return data.take(np.flatnonzero(~np.isin(data.groups, data.groups[held]))), data.take(held)
 
-def on_unseen(frame, current, candidate_params, seen, fraction: float, seed: int) -> dict:
+def on_unseen(data: LabelledPassengers, current, candidate_params, seen, fraction: float, seed: int) -> dict:
     "Both models scored on held-out unseen passengers (the candidate fitted on the rest)."
-    fit, held = comparison_split(frame, seen, fraction, seed)
-    proba = fit_catboost(fit, candidate_params).predict_proba(feature_frame(passenger_columns(held)))[:, 1]
-    truth = labels(held)
+    fit, held = comparison_split(data, seen, fraction, seed)
+    proba = fit_catboost(fit, candidate_params).predict_proba(held.X)[:, 1]
     return {"method": "unseen passengers", "passengers": {"held_out": len(held), "fitted_on": len(fit), "fraction": fraction, "seed": seed},
-            "candidate": accuracy(proba, truth), "current": accuracy(current.predict_proba(passenger_columns(held)), truth)}
+            "candidate": accuracy(proba, held.y), "current": accuracy(current.proba(held.X), held.y)}
 
-def paired_cv(frame, current, candidate_params, folds: int, seed: int) -> dict:
+def paired_cv(data: LabelledPassengers, current, candidate_params, folds: int, seed: int) -> dict:
     "Both configurations cross-validated on identical group folds; their mean fold accuracies and the paired comparison."
-    cur = cross_validate(lambda: catboost_model(**current.metadata["params"]), frame, "current", folds, (seed,))
-    cand = cross_validate(lambda: catboost_model(**candidate_params), frame, "candidate", folds, (seed,))
+    cur = cross_validate(lambda: catboost_model(**current.metadata["params"]), data, "current", folds, (seed,))
+    cand = cross_validate(lambda: catboost_model(**candidate_params), data, "candidate", folds, (seed,))
     diff = np.array(cand.scores) - np.array(cur.scores)
-    return {"method": "paired cross-validation", "folds": {"n": folds, "seed": seed, "rows": len(frame),
+    return {"method": "paired cross-validation", "folds": {"n": folds, "seed": seed, "rows": len(data),
                                                            "candidate": cand.scores, "current": cur.scores,
                                                            "candidate_better": int((diff > 0).sum()), "candidate_worse": int((diff < 0).sum())},
             "candidate": cand.mean, "current": cur.mean}
@@ -77,7 +75,8 @@ def gate(dataset,  # labelled CSV: the data the candidate learns from (and, when
          ) -> dict:
     "Compare a candidate with the current model on passengers neither was fitted on; promote it within `tolerance`; report."
     started, clock = datetime.now(timezone.utc), time.perf_counter()
-    frame = load_passengers(dataset, require_target=True)
+    data = LabelledPassengers.of(load_passengers(dataset, require_target=True))  # features once, for every comparison and the fit
+    frame = data.frame
     if params is None: params, params_source = training_params(model_dir)
     params, params_source = {**DEFAULT_PARAMS, **params}, params_source or "given"
     current = _current(model_dir)
@@ -90,8 +89,8 @@ def gate(dataset,  # labelled CSV: the data the candidate learns from (and, when
         else:
             seen = seen_by(current, frame)
             report["new_rows"] = int((~seen).sum())
-            scores = (on_unseen(frame, current, params, seen, holdout, seed) if report["new_rows"] >= min_new_rows
-                      else paired_cv(frame, current, params, folds, seed))
+            scores = (on_unseen(data, current, params, seen, holdout, seed) if report["new_rows"] >= min_new_rows
+                      else paired_cv(data, current, params, folds, seed))
             report["candidate"]["accuracy"], report["current"]["accuracy"] = round(scores.pop("candidate"), 4), round(scores.pop("current"), 4)
             if tolerance is None: tolerance = report["tolerance"] = 0.005 if scores["method"] == "unseen passengers" else 0.0
             cand, cur = report["candidate"]["accuracy"], report["current"]["accuracy"]
@@ -99,7 +98,7 @@ def gate(dataset,  # labelled CSV: the data the candidate learns from (and, when
                                 "reason": f"candidate {cand:.4f} vs current {cur:.4f} on {scores['method']} (tolerance {tolerance:g})"}
         if report["decision"] == "promoted":
             metadata = model_metadata(frame, params, params_source, None)
-            save_model(fit_catboost(frame, params), metadata, model_dir, training_rows=row_hashes(frame))
+            save_model(fit_catboost(data, params), metadata, model_dir, training_rows=row_hashes(frame))
             atomic_write_text(params_path(model_dir), json.dumps({"params": params, "source": params_source,
                                                                   "promoted_version": metadata["version"]}, indent=2))
             report["new_version"] = metadata["version"]

@@ -17,18 +17,19 @@ from pathlib import Path
 import catboost
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from filelock import FileLock, Timeout
 
-from .core import ModelError, ModelNotFoundError, SpaceshipError, atomic_write_text, get_logger, get_settings
-from .data import CAT_FEATURES, EXAMPLE, FEATURE_SOURCES, FEATURES, add_features, read_json
+from .core import ModelError, ModelNotFoundError, SpaceshipError, atomic_write_text, get_logger, get_settings, shown_path
+from .data import CAT_POSITIONS, EXAMPLE, FEATURE_SOURCES, FEATURES, model_input, passenger_columns, read_json
 
 # %% auto #0
-__all__ = ['MODEL_FORMAT', 'log', 'SMALL_BATCH', 'TRAINING_ROWS', 'ModelBundle', 'model_input', 'list_versions',
-           'current_version', 'row_hashes', 'training_lock', 'save_model', 'load_model', 'set_current', 'rollback',
-           'version_summaries', 'LiveModel']
+__all__ = ['MODEL_FORMAT', 'THRESHOLD', 'log', 'TRAINING_ROWS', 'ModelBundle', 'list_versions', 'current_version', 'row_hashes',
+           'training_lock', 'save_model', 'load_model', 'set_current', 'rollback', 'version_summaries', 'LiveModel']
 
 # %% ../nbs/01b_store.ipynb #5d055709
 MODEL_FORMAT = 2  # bump when the saved layout or the feature set changes incompatibly (2: features within the travel group)
+THRESHOLD = 0.5  # a passenger is predicted transported when its probability reaches this (each version saves its own)
 log = get_logger("store")
 
 @dataclass
@@ -40,40 +41,40 @@ class ModelBundle:
     @property
     def version(self) -> str: return self.metadata["version"]
     @property
-    def threshold(self) -> float: return float(self.metadata.get("threshold", 0.5))
+    def threshold(self) -> float: return float(self.metadata.get("threshold", THRESHOLD))
 
-    def predict_proba(self, columns,  # raw passenger columns (see `data.passenger_columns`)
-                      thread_count: int = -1,  # CatBoost threads: 1 for a serving worker, all cores for batches
-                      ) -> np.ndarray:
+    def proba(self, X,  # the model's input (`data.model_input`)
+              thread_count: int = -1,  # CatBoost threads: 1 for a serving worker, all cores for batches
+              ) -> np.ndarray:
+        "Probability of `Transported` for each row of a prepared model input."
+        return self.model.predict_proba(X, thread_count=thread_count)[:, 1]
+
+    def predict_proba(self, columns,  # validated passenger columns (`data.passenger_columns`, `data.read_json`)
+                      thread_count: int = -1) -> np.ndarray:
         "Probability of `Transported` for each passenger."
-        return self.model.predict_proba(model_input(add_features(columns)), thread_count=thread_count)[:, 1]
+        return self.proba(model_input(columns), thread_count)
 
     def predict(self, columns, thread_count: int = -1) -> tuple[np.ndarray, np.ndarray]:
         "Probabilities and predicted classes (probability >= the version's threshold)."
         proba = self.predict_proba(columns, thread_count)
         return proba, proba >= self.threshold
 
+    def predict_frame(self, frame: pd.DataFrame,  # validated passengers (a chunk of whole travel groups)
+                      thread_count: int = -1) -> tuple[np.ndarray, np.ndarray]:
+        "The batch function: probabilities and classes of a validated chunk."
+        return self.predict(passenger_columns(frame), thread_count)
+
     def explain(self, columns, thread_count: int = -1) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Why: CatBoost's SHAP values in log-odds, summed per passenger column (`data.FEATURE_SOURCES`), and the base
         value, so that `logit(probability) = base + sum(contributions)` for every passenger. CatBoost's approximate
         (path-based) values: as additive as the exact ones, and ~4x cheaper for one passenger (3.5 ms against 13 ms)."""
-        pool = catboost.Pool(model_input(add_features(columns)), feature_names=FEATURES, cat_features=CAT_FEATURES)
+        pool = catboost.Pool(model_input(columns), cat_features=CAT_POSITIONS)
         shap = self.model.get_feature_importance(pool, type="ShapValues", shap_calc_type="Approximate", thread_count=thread_count)
         by_source: dict[str, np.ndarray] = {}
         for j, name in enumerate(FEATURES):
             source = FEATURE_SOURCES[name]
             by_source[source] = by_source.get(source, 0.0) + shap[:, j]
         return shap[:, -1], by_source
-
-SMALL_BATCH = 64  # below this many rows a plain object matrix is ~5x cheaper than a DataFrame; above, 2x dearer
-
-def model_input(features: dict[str, np.ndarray]) -> np.ndarray | pd.DataFrame:
-    "The feature columns in model order, in the cheapest form CatBoost reads for this many rows."
-    n = len(features[FEATURES[0]])
-    if n > SMALL_BATCH: return pd.DataFrame(features, columns=FEATURES)
-    matrix = np.empty((n, len(FEATURES)), dtype=object)
-    for j, name in enumerate(FEATURES): matrix[:, j] = features[name]
-    return matrix
 
 # %% ../nbs/01b_store.ipynb #2a2f5233
 def _model_dir(model_dir) -> Path: return Path(model_dir or get_settings().model_dir)
@@ -141,7 +142,7 @@ def load_model(model_dir: Path | None = None, version: str | None = None) -> Mod
     model_dir = _model_dir(model_dir)
     version = version or current_version(model_dir)
     if version is None:
-        raise ModelNotFoundError(f"no trained model in {model_dir}; train one first: python model.py train --dataset=data/train.csv")
+        raise ModelNotFoundError(f"no trained model in {model_dir}; train one first: {get_settings().train_hint}")
     path = _versions_dir(model_dir) / version
     try:
         metadata = json.loads((path / "metadata.json").read_text())
@@ -160,7 +161,7 @@ def set_current(version: str, model_dir: Path | None = None) -> str:
     "Make a saved version current (after checking that it loads)."
     model_dir = _model_dir(model_dir)
     if version not in list_versions(model_dir):
-        raise ModelNotFoundError(f"no model version {version!r} in {model_dir}; `python model.py versions` lists them")
+        raise ModelNotFoundError(f"no model version {version!r} in {model_dir}; `{get_settings().cli} versions` lists them")
     load_model(model_dir, version)
     atomic_write_text(_pointer(model_dir), version + "\n")
     log.info("model version %s is now current", version)
@@ -199,10 +200,13 @@ class LiveModel:
         self.model_dir, self.poll_seconds, self.retry_seconds = _model_dir(model_dir), poll_seconds, retry_seconds
         self.on_load, self.on_refused = on_load, on_refused
         self.bundle: ModelBundle | None = None
-        self.problem: str | None = "not loaded yet"
+        self.error: SpaceshipError | None = ModelNotFoundError("no model loaded yet")  # why there is no bundle
         self._refused: dict[str, float] = {}  # version -> when to try it again
         self._next_check = 0.0
-        self._lock = threading.Lock()  # one loader at a time (gthread workers)
+        self._lock = threading.Lock()  # one loader at a time (threaded workers)
+
+    @property
+    def problem(self) -> str | None: return None if self.error is None else str(self.error)
 
     def get(self) -> ModelBundle | None:
         "The model to answer with; checks the pointer first when `poll_seconds` have passed."
@@ -211,26 +215,41 @@ class LiveModel:
             finally: self._lock.release()
         return self.bundle
 
-    def _check(self):
-        now = time.monotonic(); self._next_check = now + self.poll_seconds
-        wanted = current_version(self.model_dir)
-        if wanted is None:
-            if self.bundle is None and self.problem != (problem := f"no trained model in {self.model_dir}; train one: python model.py train --dataset=data/train.csv"):
-                self.problem = problem; log.error("no model to serve: %s", problem)
-            return
-        if (self.bundle and wanted == self.bundle.version) or now < self._refused.get(wanted, 0.0): return
-        try:
-            bundle = load_model(self.model_dir, wanted)
-            bundle.predict(read_json(json.dumps(EXAMPLE).encode())[0], thread_count=1)  # it must answer before it serves
-        except Exception as e:  # a model that cannot answer is refused: keep the one that can
-            problem = str(e) if isinstance(e, SpaceshipError) else f"model version {wanted} failed its self-test ({type(e).__name__}: {e})"
-            log.error("refused model version %s (still serving %s; next try in %gs): %s", wanted,
-                      self.bundle and self.bundle.version, self.retry_seconds, problem)
-            self._refused[wanted] = now + self.retry_seconds
-            if self.bundle is None: self.problem = problem
-            if self.on_refused: self.on_refused(wanted, problem)
-            return
-        self._refused.pop(wanted, None)
-        self.bundle, self.problem = bundle, None
-        log.info("serving model version %s from %s", bundle.version, bundle.path)
-        if self.on_load: self.on_load(bundle)
+    def require(self) -> ModelBundle:
+        "The model to answer with, or the error saying why there is none."
+        if (bundle := self.get()) is None: raise self.error
+        return bundle
+
+    def refresh(self):
+        "Read the pointer at the next `get()`, whatever `poll_seconds` says (after this process saved a version)."
+        self._next_check = 0.0
+
+# %% ../nbs/01b_store.ipynb #6f2a9e45
+def _self_test(bundle: ModelBundle):
+    "A version must answer an example passenger before it serves."
+    bundle.predict(read_json(json.dumps(EXAMPLE).encode())[0], thread_count=1)
+
+@patch
+def _check(self: LiveModel):
+    now = time.monotonic(); self._next_check = now + self.poll_seconds
+    wanted = current_version(self.model_dir)
+    if wanted is None:
+        message = f"no trained model in {shown_path(self.model_dir)}/; train one: {get_settings().train_hint}"
+        if self.bundle is None and str(self.error) != message:  # logged once, not at every poll
+            self.error = ModelNotFoundError(message); log.info("no model to serve: %s", message)
+        return
+    if (self.bundle and wanted == self.bundle.version) or now < self._refused.get(wanted, 0.0): return
+    try:
+        bundle = load_model(self.model_dir, wanted); _self_test(bundle)
+    except Exception as e:  # a model that cannot answer is refused: keep the one that can
+        error = e if isinstance(e, SpaceshipError) else ModelError(f"model version {wanted} failed its self-test ({type(e).__name__}: {e})")
+        log.info("refused model version %s (still serving %s; next try in %gs): %s", wanted,
+                 self.bundle and self.bundle.version, self.retry_seconds, error)
+        self._refused[wanted] = now + self.retry_seconds
+        if self.bundle is None: self.error = error
+        if self.on_refused: self.on_refused(wanted, str(error))
+        return
+    self._refused.pop(wanted, None)
+    self.bundle, self.error = bundle, None
+    log.info("serving model version %s from %s", bundle.version, bundle.path)
+    if self.on_load: self.on_load(bundle)

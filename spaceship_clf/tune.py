@@ -19,9 +19,9 @@ import pandas as pd
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from .core import Settings, SpaceshipError, atomic_write_text, get_logger, get_settings, project_home
-from .evaluation import catboost_model, group_folds
-from .data import TARGET, feature_frame, fingerprint, load_passengers, make_passengers, passenger_columns
+from .core import Settings, SpaceshipError, atomic_write_text, get_logger, get_settings, project_home, shown_path
+from .data import TARGET, fingerprint, load_passengers, make_passengers
+from .evaluation import CVResult, LabelledPassengers, catboost_model, cross_validate
 
 # %% auto #0
 __all__ = ['log', 'PLOTS', 'run_settings', 'training_data', 'open_storage', 'public_url', 'suggest_params', 'cv_objective',
@@ -98,30 +98,27 @@ def suggest_params(trial: optuna.Trial,  # the trial that picks the values
     )
 
 # %% ../nbs/03_tune.ipynb #02c78196
-def cv_objective(frame: pd.DataFrame,  # validated labelled passengers
+def cv_objective(data: LabelledPassengers,  # labelled passengers, features computed once
                  n_folds: int = 5,  # group-aware CV folds
                  seed: int = 0,  # seeds the folds and CatBoost
                  max_iterations: int = 1200,  # see `suggest_params`
                  thread_count: int = -1,  # CatBoost threads per fit (-1: all cores)
                  ):
-    "An Optuna objective: group-aware CV accuracy of the trial's CatBoost, reported fold by fold for pruning."
-    X, y = feature_frame(passenger_columns(frame)), frame[TARGET].astype(bool).to_numpy()
-    folds = group_folds(frame, n_folds, seed)
+    "An Optuna objective: `evaluation.cross_validate` of the trial's CatBoost, each fold's running mean reported for pruning."
     def objective(trial: optuna.Trial) -> float:
         params = {**suggest_params(trial, max_iterations), "random_seed": seed}
-        scores = []
-        for k, (train_idx, test_idx) in enumerate(folds):
-            model = catboost_model(**params, thread_count=thread_count).fit(X.iloc[train_idx], y[train_idx])
-            scores.append(float((model.predict(X.iloc[test_idx]).astype(bool) == y[test_idx]).mean()))
-            trial.report(float(np.mean(scores)), k)
-            if trial.should_prune(): raise optuna.TrialPruned(f"fold {k}: mean accuracy {np.mean(scores):.4f}")
-        trial.set_user_attr("fold_scores", scores)
-        trial.set_user_attr("accuracy_std", float(np.std(scores)))
-        return float(np.mean(scores))
+        def report(result: CVResult):
+            trial.report(result.mean, len(result.scores) - 1)
+            if trial.should_prune(): raise optuna.TrialPruned(f"fold {len(result.scores) - 1}: mean accuracy {result.mean:.4f}")
+        result = cross_validate(lambda: catboost_model(**params, thread_count=thread_count), data, f"trial {trial.number}",
+                                n_folds, (seed,), on_fold=report)
+        trial.set_user_attr("fold_scores", result.scores)
+        trial.set_user_attr("accuracy_std", result.std)
+        return result.mean
     return objective
 
 # %% ../nbs/03_tune.ipynb #b08a5f88
-def run_study(frame: pd.DataFrame,  # validated labelled passengers
+def run_study(data: LabelledPassengers,  # labelled passengers, features computed once
               study_name: str = "catboost-cv",  # resumed if it exists in `storage`
               storage=None,  # an Optuna storage or URL (see `open_storage`); None: in memory
               n_trials: int | None = 5,  # trials this call adds (None: until `timeout`)
@@ -137,7 +134,7 @@ def run_study(frame: pd.DataFrame,  # validated labelled passengers
     "Create or resume a study and run `n_trials` more trials of `cv_objective`."
     storage = optuna.storages.get_storage(storage)  # one connection for the probe and the run
     probe = optuna.create_study(study_name=study_name, storage=storage, direction="maximize", load_if_exists=True)
-    setup = {"data_fingerprint": fingerprint(frame), "folds": n_folds, "seed": seed, "max_iterations": max_iterations}
+    setup = {"data_fingerprint": fingerprint(data.frame), "folds": n_folds, "seed": seed, "max_iterations": max_iterations}
     for key, value in setup.items():
         if probe.user_attrs.get(key, value) != value:
             raise SpaceshipError(f"study {study_name!r} was run with {key}={probe.user_attrs[key]!r}, this run has {value!r}; "
@@ -147,7 +144,7 @@ def run_study(frame: pd.DataFrame,  # validated labelled passengers
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
     log.info("study %s: %d trials so far, adding %s", study_name, len(study.trials), n_trials)
-    study.optimize(cv_objective(frame, n_folds, seed, max_iterations, thread_count), n_trials=n_trials, timeout=timeout,
+    study.optimize(cv_objective(data, n_folds, seed, max_iterations, thread_count), n_trials=n_trials, timeout=timeout,
                    callbacks=list(callbacks), show_progress_bar=progress)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done: raise SpaceshipError(f"study {study_name!r} has no completed trial yet; run more trials or a longer timeout")

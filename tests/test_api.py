@@ -406,7 +406,7 @@ def test_page(client, app):
 
 def test_page_escapes_what_it_prints(app):
     "The page is a Jinja template: text from the schema, the examples and the model's metadata is escaped, never markup."
-    from spaceship_clf.serving.app import page
+    from spaceship_clf.serving.page import page
     field = {"name": "<b>x</b>", "label": "<b>x</b>", "control": "text", "placeholder": '"><script>', "description": "<u>d</u>",
              "hint": "<em>h</em>", "kind": "text", "maxlength": 9}
     with app.test_request_context("/"):
@@ -421,7 +421,7 @@ def test_page_escapes_what_it_prints(app):
 
 def test_page_examples_are_valid_passengers():
     "The example passengers and the example group are read the way the API reads them."
-    from spaceship_clf.serving.app import EXAMPLE_GROUP, EXAMPLE_PASSENGERS, example_csv
+    from spaceship_clf.serving.page import EXAMPLE_GROUP, EXAMPLE_PASSENGERS, example_csv
     for _, passenger in EXAMPLE_PASSENGERS: read_json(json.dumps(passenger).encode())
     frame = read_passengers(io.BytesIO(example_csv(EXAMPLE_GROUP).encode()))
     assert list(frame[ID]) == [p[ID] for p in EXAMPLE_GROUP]
@@ -429,7 +429,7 @@ def test_page_examples_are_valid_passengers():
 
 def test_gunicorn_options():
     options = gunicorn_options(ServingSettings(host="127.0.0.1", port=5001, workers=3))
-    assert options["bind"] == "127.0.0.1:5001" and options["workers"] == 3 and options["worker_class"] in ("sync", "gthread")
+    assert options["bind"] == "127.0.0.1:5001" and options["workers"] == 3 and options["worker_class"].__name__ == "FairGeventWorker"
     assert callable(options["on_starting"]) and callable(options["child_exit"])
 
 

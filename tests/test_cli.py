@@ -25,7 +25,8 @@ def run(home: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProce
 
 
 def error_lines(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if " ERROR " in line]
+    "The failure lines a person reads on the terminal: bare messages, no log decoration."
+    return [line for line in result.stderr.splitlines() if line.startswith("error: ")]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,8 @@ def project(tmp_path_factory):
     make_passengers(200, seed=12, labelled=False).to_csv(home / "test.csv", index=False)
     trained = run(home, "train", f"--dataset={home / 'train.csv'}", "--cv-folds=3")
     assert trained.returncode == 0, trained.stderr
+    assert len(trained.stdout.splitlines()) == 1 and json.loads(trained.stdout)["version"], trained.stdout  # one JSON line
+    assert trained.stderr == "", trained.stderr  # progress only with -v
     predicted = run(home, "predict", f"--dataset={home / 'test.csv'}")
     assert predicted.returncode == 0, predicted.stderr
     return home
@@ -63,6 +66,7 @@ def test_help():
     result = subprocess.run([sys.executable, str(ROOT / "model.py"), "--help"], capture_output=True, text=True)
     for command in ("train", "predict", "evaluate", "retrain", "versions", "rollback"):  # every sub-command is listed
         assert command in result.stdout, command
+    assert result.stdout.startswith("usage: model.py")  # named as it was invoked
     for args, expected in ((["train", "--help"], "--dataset"), (["predict", "--help"], "--dataset"), (["retrain", "--help"], "--tolerance")):
         result = subprocess.run([sys.executable, str(ROOT / "model.py"), *args], capture_output=True, text=True)
         assert result.returncode == 0 and expected in result.stdout, args
@@ -94,7 +98,8 @@ def test_bad_input_is_one_clear_line_and_loses_nothing(project, case):
     versions = sorted(os.listdir(project / "model/versions"))
     result = run(project, command, f"--dataset={path}")
     assert result.returncode == 1
-    assert len(error_lines(result)) == 1 and message in error_lines(result)[0], result.stderr
+    assert result.stderr.splitlines() == error_lines(result) and len(error_lines(result)) == 1, result.stderr  # one line, nothing else
+    assert message in error_lines(result)[0] and result.stdout == "", result.stderr
     assert "Traceback" not in result.stderr and "unexpectedly" not in result.stderr
     assert error_lines(result)[0].count("HomePlanet") <= 1, error_lines(result)[0]  # the columns are not listed twice
     assert {p: p.read_bytes() for p in before} == before  # previous results and model pointer intact

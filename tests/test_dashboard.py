@@ -12,27 +12,23 @@ import optuna
 import pytest
 import requests
 
+from conftest import free_port
 from test_tune import clean_env
 
 DASHBOARD = Path(sys.executable).with_name("optuna-dashboard")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def study_home(tmp_path_factory):
     "A project folder with one tiny tuning study stored both ways."
-    from spaceship_clf.data import make_passengers, validate_passengers
+    from spaceship_clf.data import synthetic_passengers
+    from spaceship_clf.evaluation import LabelledPassengers
     from spaceship_clf.tune import open_storage, run_settings, run_study
     home = tmp_path_factory.mktemp("dash")
-    frame = validate_passengers(make_passengers(200, seed=2).astype(str).replace("None", ""), require_target=True)
+    data = LabelledPassengers.of(synthetic_passengers(200, seed=2))
     settings = run_settings(home)
     for url in ("sqlite:///data/optuna.db", "data/optuna.journal"):
-        run_study(frame, "catboost-cv", open_storage(url, settings)[0], n_trials=3, n_folds=2, max_iterations=15, thread_count=1)
+        run_study(data, "catboost-cv", open_storage(url, settings)[0], n_trials=3, n_folds=2, max_iterations=15, thread_count=1)
     return home
 
 

@@ -102,7 +102,7 @@ def test_drifted_input(home, case):
     assert cli(home, "train", f"--dataset={home / 'train.csv'}", "--cv-folds=0").returncode == 0
     change, code, message = DRIFT[case]
     change(pd.read_csv(home / "test.csv")).to_csv(home / "drift.csv", index=False)
-    result = cli(home, "predict", f"--dataset={home / 'drift.csv'}")
+    result = cli(home, "predict", f"--dataset={home / 'drift.csv'}", "-v")  # with its progress
     assert result.returncode == code and message in result.stderr, result.stderr
     if code == 0:
         assert len(pd.read_csv(home / "data/results.csv")) == 300

@@ -25,7 +25,7 @@ from schemathesis.generation.modes import GenerationMode
 
 from conftest import ROOT, free_port
 from spaceship_clf.core import ModelError, atomic_write_text
-from spaceship_clf.data import CAT_FEATURES, TARGET, feature_frame, passenger_columns, read_json, read_passengers
+from spaceship_clf.data import CAT_POSITIONS, TARGET, model_input, passenger_columns, read_json, read_passengers
 from spaceship_clf.store import current_version, load_model, rollback, save_model, set_current
 
 ONE = {"PassengerId": "0013_01", "HomePlanet": "Earth", "CryoSleep": True, "Cabin": "G/3/S", "Age": 27}
@@ -166,9 +166,9 @@ def test_help_prints_and_exits_without_serving(command, tmp_path):
     took = time.monotonic() - start
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: ") and "gunicorn" in done.stdout
-    for option in ("--host", "--port", "--workers", "--worker-class {sync,gthread}", "--model-dir"):
+    for option in ("--host", "--port", "--workers", "--worker-class {gevent,sync,gthread}", "--model-dir"):
         assert option in done.stdout, option
-    assert f"now {port}" in done.stdout  # the default shown is the setting's value
+    assert f"port={port}" in done.stdout  # the settings' value is shown
     assert "Booting worker" not in done.stderr and "Listening at" not in done.stderr
     assert took < 10, took
     with socket.socket() as s:
@@ -188,9 +188,9 @@ def save_another_version(home: Path, model_dir: Path, seed: int) -> str:
     "A second version of the model, fitted on the home's train.csv with other settings, saved but not current."
     from catboost import CatBoostClassifier
     frame = read_passengers(home / "train.csv", require_target=True)
-    model = CatBoostClassifier(cat_features=CAT_FEATURES, iterations=40, depth=3, random_seed=seed, verbose=False,
+    model = CatBoostClassifier(cat_features=CAT_POSITIONS, iterations=40, depth=3, random_seed=seed, verbose=False,
                                allow_writing_files=False, thread_count=1)
-    model.fit(feature_frame(passenger_columns(frame)), frame[TARGET].astype(bool))
+    model.fit(model_input(passenger_columns(frame)), frame[TARGET].astype(bool))
     version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")  # sorts after the first: rollback() returns to it
     save_model(model, {"version": version, "threshold": 0.5, "params_source": "test"}, model_dir, make_current=False)
     return version

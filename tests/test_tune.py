@@ -108,11 +108,12 @@ def test_same_seed_same_trials_and_same_predictions(two_runs):
 
 WORKER = """
 import sys
-from spaceship_clf.data import make_passengers, validate_passengers
+from spaceship_clf.data import synthetic_passengers
+from spaceship_clf.evaluation import LabelledPassengers
 from spaceship_clf.tune import run_study, open_storage, run_settings
-frame = validate_passengers(make_passengers(300, seed=1).astype(str).replace("None", ""), require_target=True)
+data = LabelledPassengers.of(synthetic_passengers(300, seed=1))
 storage, _ = open_storage(sys.argv[2], run_settings(sys.argv[1]))
-run_study(frame, "shared", storage, n_trials=int(sys.argv[3]), n_folds=2, max_iterations=20, worker=int(sys.argv[4]), thread_count=1)
+run_study(data, "shared", storage, n_trials=int(sys.argv[3]), n_folds=2, max_iterations=20, worker=int(sys.argv[4]), thread_count=1)
 """
 
 
@@ -174,7 +175,8 @@ def test_two_processes_share_one_postgresql_study(tmp_path, postgres):
 
 @pytest.mark.skipif(not REAL.exists(), reason="the competition data is not in ../shared/data/spaceship-titanic")
 def test_real_data_tunes_to_a_sane_score(tmp_path):
+    from spaceship_clf.evaluation import LabelledPassengers
     from spaceship_clf.tune import run_settings, run_study, training_data
     frame, _ = training_data(REAL, run_settings(tmp_path))
-    study = run_study(frame, n_trials=1, n_folds=2, max_iterations=60, thread_count=2)
+    study = run_study(LabelledPassengers.of(frame), n_trials=1, n_folds=2, max_iterations=60, thread_count=2)
     assert 0.75 < study.best_value < 0.9, study.best_value

@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import site
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, free_port
 from spaceship_clf.data import make_passengers
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def poetry() -> str:
@@ -25,12 +23,6 @@ def poetry() -> str:
     if not Path(found).exists():
         pytest.fail("poetry is not installed: run bash .ci/install")
     return str(found)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")  # like the image's, executable by any user (a pyenv under /root is not)
