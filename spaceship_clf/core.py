@@ -10,18 +10,56 @@ import os
 import sys
 import tempfile
 from functools import cached_property
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from concurrent_log_handler import ConcurrentRotatingFileHandler
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # %% auto #0
-__all__ = ['LOGGER_NAME', 'project_home', 'ServingSettings', 'TuningSettings', 'TrackingSettings', 'Settings', 'get_settings',
-           'SpaceshipError', 'DataError', 'UnreadableInputError', 'PayloadTooLargeError', 'UnsupportedMediaTypeError',
-           'ModelNotFoundError', 'ModelError', 'TerminalFormatter', 'get_logger', 'use_terminal', 'atomic_write',
-           'atomic_write_text', 'shown_path']
+__all__ = ['LOGGER_NAME', 'SpaceshipError', 'DataError', 'SettingsError', 'OutputError', 'UnreadableInputError',
+           'PayloadTooLargeError', 'UnsupportedMediaTypeError', 'ModelNotFoundError', 'ModelError', 'project_home',
+           'ServingSettings', 'TuningSettings', 'TrackingSettings', 'Settings', 'get_settings', 'TerminalFormatter',
+           'get_logger', 'log_file_in_use', 'use_terminal', 'atomic_write', 'atomic_write_text', 'shown_path']
+
+# %% ../nbs/00_core.ipynb #c1a5dc27
+class SpaceshipError(Exception):
+    "Base of every error the package raises on purpose: its message is shown to the user as it is."
+    http_status = 500
+
+class DataError(SpaceshipError):
+    "The input data (a CSV file or a request) is missing, malformed or does not fit the passenger schema."
+    http_status = 422
+    def __init__(self, message: str,
+                 problems: list[dict] | None = None):  # each `{field, problem, type}`: what the API lists
+        super().__init__(message); self.problems = problems
+
+class SettingsError(SpaceshipError):
+    "An environment variable of the settings holds a value they cannot take."
+
+class OutputError(SpaceshipError):
+    "A file the package must write (results, a model, a report) cannot be written where it goes."
+
+class UnreadableInputError(DataError):
+    "The input is not a CSV or JSON document at all (a syntax error, not a schema violation)."
+    http_status = 400
+
+class PayloadTooLargeError(DataError):
+    "A request body over a limit: send less, or use the batch path."
+    http_status = 413
+
+class UnsupportedMediaTypeError(DataError):
+    "A request body of a content type the API does not read."
+    http_status = 415
+
+class ModelNotFoundError(SpaceshipError):
+    "No trained model where one is expected: train one first."
+    http_status = 503
+
+class ModelError(SpaceshipError):
+    "A model exists but cannot be used: corrupted, incomplete or written by an incompatible version."
+    http_status = 503
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 def project_home(start: Path | None = None,  # where to start looking (default: the working directory)
@@ -70,9 +108,13 @@ class TrackingSettings(BaseSettings):
     config_file: Path | None = Field(None, validation_alias="CLEARML_CONFIG_FILE")
     cache_dir: Path | None = Field(None, validation_alias="CLEARML_CACHE_DIR")  # None: data/clearml
 
+    keep_sessions: int = Field(10, ge=1, validation_alias="SPACESHIP_TRACKING_KEEP")  # offline sessions kept under data/ (older ones removed)
+
     @field_validator("mode", mode="before")
     @classmethod
-    def _spellings(cls, v): return {"0": "off", "false": "off", "no": "off", "none": "off"}.get(str(v).strip().lower(), str(v).strip().lower())
+    def _spellings(cls, v):  # an empty value is the default; other spellings of "off" are off
+        v = str(v).strip().lower()
+        return {"": "auto", "0": "off", "false": "off", "no": "off", "none": "off"}.get(v, v)
 
 # %% ../nbs/00_core.ipynb #5e8d1b94
 def _command_line_name(home: Path) -> str:
@@ -96,11 +138,11 @@ class Settings(BaseSettings):
 
     # the sections, read on first use (properties, not fields: `SPACESHIP_TRACKING` is a setting, not a section)
     @cached_property
-    def serving(self) -> ServingSettings: return ServingSettings()
+    def serving(self) -> ServingSettings: return _read(ServingSettings)
     @cached_property
-    def tuning(self) -> TuningSettings: return TuningSettings()
+    def tuning(self) -> TuningSettings: return _read(TuningSettings)
     @cached_property
-    def tracking(self) -> TrackingSettings: return TrackingSettings()
+    def tracking(self) -> TrackingSettings: return _read(TrackingSettings)
 
     def model_post_init(self, _):
         self.home = self.home.absolute()
@@ -115,41 +157,18 @@ class Settings(BaseSettings):
     def results_file(self) -> Path: return self.data_dir / "results.csv"
 
 # %% ../nbs/00_core.ipynb #24e13f04
+def _read(cls):
+    "Settings of `cls` from the environment; a bad value is one `SettingsError` naming the variable (before anything runs)."
+    try: return cls()
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        key = str(first["loc"][0]) if first["loc"] else "?"
+        name = key if key.isupper() else f"SPACESHIP_{key.upper()}"  # aliased fields report their variable's name
+        raise SettingsError(f"invalid setting {name}={first.get('input')!r}: {first['msg']}; fix it or unset it") from None
+
 def get_settings() -> Settings:
     "The settings as the environment says now."
-    return Settings()
-
-# %% ../nbs/00_core.ipynb #c1a5dc27
-class SpaceshipError(Exception):
-    "Base of every error the package raises on purpose: its message is shown to the user as it is."
-    http_status = 500
-
-class DataError(SpaceshipError):
-    "The input data (a CSV file or a request) is missing, malformed or does not fit the passenger schema."
-    http_status = 422
-    def __init__(self, message: str,
-                 problems: list[dict] | None = None):  # each `{field, problem, type}`: what the API lists
-        super().__init__(message); self.problems = problems
-
-class UnreadableInputError(DataError):
-    "The input is not a CSV or JSON document at all (a syntax error, not a schema violation)."
-    http_status = 400
-
-class PayloadTooLargeError(DataError):
-    "A request body over a limit: send less, or use the batch path."
-    http_status = 413
-
-class UnsupportedMediaTypeError(DataError):
-    "A request body of a content type the API does not read."
-    http_status = 415
-
-class ModelNotFoundError(SpaceshipError):
-    "No trained model where one is expected: train one first."
-    http_status = 503
-
-class ModelError(SpaceshipError):
-    "A model exists but cannot be used: corrupted, incomplete or written by an incompatible version."
-    http_status = 503
+    return _read(Settings)
 
 # %% ../nbs/00_core.ipynb #a207418e
 LOGGER_NAME = "spaceship_clf"
@@ -165,10 +184,11 @@ def _configured(logger: logging.Logger) -> bool:
     return any(getattr(h, "_spaceship", False) for h in logger.handlers)
 
 def _file_handler(s: Settings) -> logging.Handler | None:
-    "The rotating log file, or None when its folder cannot be written (a read-only volume): then stderr only."
+    "The shared, rotating log file, or None when its folder cannot be written (a read-only volume): then stderr only."
     try:
         s.log_file.parent.mkdir(parents=True, exist_ok=True)
-        return RotatingFileHandler(s.log_file, maxBytes=s.log_max_bytes, backupCount=s.log_backups, encoding="utf-8")
+        with open(s.log_file, "a", encoding="utf-8"): pass  # fail here, not at the first record
+        return ConcurrentRotatingFileHandler(str(s.log_file), maxBytes=s.log_max_bytes, backupCount=s.log_backups, encoding="utf-8")
     except OSError as e:
         return _unwritable(s.log_file, e)
 
@@ -193,6 +213,10 @@ def get_logger(name: str | None = None) -> logging.Logger:
         root.propagate = False
     return root.getChild(name) if name else root
 
+def log_file_in_use() -> Path | None:
+    "The log file this process writes, or None (a folder it cannot write: stderr only)."
+    return next((Path(h.baseFilename) for h in get_logger().handlers if isinstance(h, ConcurrentRotatingFileHandler)), None)
+
 def use_terminal(level: int | str,  # the least severe record shown on stderr (the log file keeps everything)
                  plain: bool = True,  # bare messages (`TerminalFormatter`) rather than full records
                  ):
@@ -203,18 +227,42 @@ def use_terminal(level: int | str,  # the least severe record shown on stderr (t
             h.setFormatter(TerminalFormatter() if plain else logging.Formatter(_FORMAT))
 
 # %% ../nbs/00_core.ipynb #69f6187f
+def _process_gone(tmp: Path) -> bool:
+    "A temporary file `.<name>.<pid>.<random>.tmp` whose writer is no longer running (or that names none)."
+    pid = tmp.name.split(".")[-3]
+    if not pid.isdigit(): return True
+    try: os.kill(int(pid), 0)
+    except ProcessLookupError: return True
+    except PermissionError: return False  # alive, another user's
+    return False
+
+def _remove_stale(path: Path):
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        if _process_gone(tmp): tmp.unlink(missing_ok=True)
+
+def _umask() -> int:
+    mask = os.umask(0); os.umask(mask)
+    return mask
+
+# %% ../nbs/00_core.ipynb #4e9b2a17
 def atomic_write(path: Path, write) -> Path:
     "Call `write(tmp_path)` on a temporary file beside `path`, then rename it over `path` in one step."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    path, tmp = Path(path), None
     try:
-        write(Path(tmp))
+        if path.is_dir(): raise IsADirectoryError(21, "it is a folder", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        os.close(fd); tmp = Path(tmp)
+        write(tmp)
+        tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return path
+    except OSError as e:
+        raise OutputError(f"cannot write {path} ({e.strerror or e}); make room or fix the folder's permissions, or choose "
+                          "another place: nothing there was changed") from e
+    finally:
+        if tmp is not None: tmp.unlink(missing_ok=True)  # gone already when the rename happened
 
 def atomic_write_text(path: Path, text: str) -> Path:
     "Write `text` to `path` atomically."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ..core import DataError, UnreadableInputError, get_logger
-from .schema import BOOL_SPELLINGS, ID, RAW_COLUMNS, SCHEMA, TARGET, Column, first_duplicate
+from .schema import BOOL_SPELLINGS, ID, RAW_COLUMNS, SCHEMA, TARGET, Column, first_duplicate, text_rule
 
 # %% auto #0
-__all__ = ['log', 'file_lines', 'validate_passengers', 'read_csv']
+__all__ = ['log', 'HEADER_LIMIT', 'file_lines', 'validate_passengers', 'read_csv']
 
 # %% ../../nbs/01_data/01_csv.ipynb #c93638b2
 log = get_logger("data")
@@ -70,10 +71,12 @@ def _check_text(text, col: Column, source: str, index) -> pa.ChunkedArray:
     "Pattern and length of a text column."
     long = _flags(pc.greater(pc.utf8_length(text), col.max_length))
     if long.any(): raise _fail(source, col.name, f"at most {col.max_length} characters", text, long, index)
-    if col.pattern:
-        bad = _flags(pc.is_valid(text)) & ~_flags(pc.match_substring_regex(text, f"^(?:{col.pattern})$"))
+    if rule := text_rule(col):
+        bad = _flags(pc.is_valid(text)) & ~_flags(pc.match_substring_regex(text, f"^(?:{rule})$"))
         if col.kind == "id": bad |= ~_flags(pc.is_valid(text))  # the id may not be missing
-        if bad.any(): raise _fail(source, col.name, f"like {col.example} ({col.description})", text, bad, index)
+        if bad.any():
+            wanted = f"like {col.example} ({col.description})" if col.pattern else "text without control characters"
+            raise _fail(source, col.name, wanted, text, bad, index)
     return text
 
 def _check_bool(text, col: Column, source: str, index) -> np.ndarray:
@@ -100,6 +103,11 @@ def _check_number(text, col: Column, source: str, index) -> np.ndarray:
 # %% ../../nbs/01_data/01_csv.ipynb #bb419b59
 def _check_header(raw: pd.DataFrame, source: str, require_target: bool):
     missing = [c for c in RAW_COLUMNS if c not in raw.columns]
+    unknown = [c for c in raw.columns if c not in RAW_COLUMNS and c != TARGET]
+    if unknown and len(missing) < len(RAW_COLUMNS):
+        raise DataError(f"{source}: {_unknown(unknown[0])} is not a passenger column; remove it, or correct its name "
+                        f"(the columns are {', '.join(RAW_COLUMNS)}, and {TARGET} for training)",
+                        [{"field": unknown[0], "problem": "not a passenger column", "type": "unknown_column"}])
     if len(missing) == len(RAW_COLUMNS):
         raise DataError(f"{source}: not a passenger file (its header has none of Kaggle's columns: {', '.join(RAW_COLUMNS)}); "
                         "pass a CSV in the format of Kaggle's train.csv or test.csv")
@@ -121,6 +129,9 @@ def _check_column(text, col: Column, source: str, index) -> np.ndarray:
         log.warning("%s: column %r has values never seen in training (%s); they are treated as unknown",
                     source, col.name, ", ".join(map(repr, unknown[:5])))
     return values
+
+def _unknown(name: str) -> str:
+    return f"column {name!r}" if name else "an unnamed column (a saved index?)"
 
 def validate_passengers(raw: pd.DataFrame, source: str = "data", require_target: bool = False) -> pd.DataFrame:
     "Check `raw` (text columns) against `SCHEMA` and return the typed columns (plus `Transported` when present)."
@@ -148,23 +159,63 @@ def _not_readable(source: str, e: Exception) -> DataError:
     return UnreadableInputError(f"{source}: not a readable CSV file ({type(e).__name__}: {detail}); pass a comma-separated Kaggle file",
                                 [{"field": "(body)", "problem": "not a readable CSV file", "type": "csv_invalid"}])
 
-def _open_arrow(f, names: list[str], schema: pa.Schema):
-    "Arrow's streaming reader over the rest of `f` (the header is read); no rows at all reads as an empty stream."
+HEADER_LIMIT = 1 << 20  # a first line longer than this is not a passenger file's header
+
+def _line_end(data: bytes) -> int | None:
+    "Where the first line of `data` ends (a \\n or \\r outside quotes), or None when it has not ended yet."
+    start = 0
+    while (ends := [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]):
+        i = min(ends)
+        if data.count(b'"', 0, i) % 2 == 0: return i
+        start = i + 1
+    return None
+
+def _split_header(f) -> tuple[bytes, bytes]:
+    "(the header line, the bytes read past it): whatever the line endings (\\n, \\r\\n or \\r)."
+    head = b""
+    while (end := _line_end(head)) is None and len(head) <= HEADER_LIMIT and (chunk := f.read(1 << 16)):
+        head += chunk
+    if end is None:
+        if len(head) > HEADER_LIMIT: raise ValueError(f"no line ends in the first {HEADER_LIMIT:,} bytes")
+        return head, b""
+    return head[:end], head[end + 2 if head[end:end + 2] == b"\r\n" else end + 1:]
+
+class _Rows(io.RawIOBase):
+    "The rest of a stream after its header: the bytes already read past it, then the stream."
+    def __init__(self, first: bytes, stream): self.first, self.stream = first, stream
+    def readable(self) -> bool: return True
+    def readinto(self, buffer) -> int:
+        data = self.first[:len(buffer)] if self.first else self.stream.read(len(buffer))
+        self.first = self.first[len(data):] if self.first else b""
+        buffer[:len(data)] = data
+        return len(data)
+
+# %% ../../nbs/01_data/01_csv.ipynb #5d2a8f30
+def _header(line: bytes, source: str) -> list[str]:
+    names = [h.strip() for h in next(csv.reader([line.decode("utf-8-sig")]), [])]
+    if not any(names):
+        raise DataError(f"{source}: the file is empty; pass a Kaggle CSV with a header and passenger rows")
+    if (twice := next((n for n in names if names.count(n) > 1), None)) is not None:
+        raise DataError(f"{source}: {_unknown(twice)} appears {names.count(twice)} times in the header; a passenger file names each column once",
+                        [{"field": twice, "problem": "a repeated column", "type": "duplicate_column"}])
+    return names
+
+def _open_arrow(rows, names: list[str], schema: pa.Schema):
+    "Arrow's streaming reader over the rows; no rows at all reads as an empty stream."
     try:
-        return pa_csv.open_csv(f, read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
+        return pa_csv.open_csv(rows, read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
                                convert_options=pa_csv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""]))
     except pa.ArrowInvalid as e:
         # "Empty CSV" is how Arrow says "no rows after the header" (a stream cannot be peeked to ask first)
         if "Empty CSV" not in str(e): raise
         return []  # no rows: validation says so
 
+# %% ../../nbs/01_data/01_csv.ipynb #7b4e1c92
 def _csv_batches(f, source: str, chunk_rows: int):
     "A binary CSV stream as pandas frames of text columns, `chunk_rows` rows each (missing as NaN), indexed by row position."
     try:
-        header = next(csv.reader([f.readline().decode("utf-8-sig")]), [])
-        if not header or not any(h.strip() for h in header):
-            raise DataError(f"{source}: the file is empty; pass a Kaggle CSV with a header and passenger rows")
-        names = [h.strip() for h in header]
+        line, after = _split_header(f)
+        names = _header(line, source)
         schema = pa.schema([(n, pa.string()) for n in names])  # every column as text: validation types them
         start, rows, pending = 0, 0, []
         def frame_of(table: pa.Table) -> pd.DataFrame:
@@ -172,7 +223,7 @@ def _csv_batches(f, source: str, chunk_rows: int):
             frame = table.to_pandas()  # pandas 3: Arrow-backed `str` columns, no copy
             frame.index = pd.RangeIndex(start, start + len(frame)); start += len(frame)
             return frame
-        for batch in _open_arrow(f, names, schema):
+        for batch in _open_arrow(io.BufferedReader(_Rows(after, f), 1 << 20), names, schema):
             pending.append(batch); rows += len(batch)
             while rows >= chunk_rows:
                 table = pa.Table.from_batches(pending)
@@ -183,9 +234,21 @@ def _csv_batches(f, source: str, chunk_rows: int):
     except (UnicodeDecodeError, pa.ArrowInvalid, csv.Error, ValueError) as e:
         raise _not_readable(source, e) from e
 
+# %% ../../nbs/01_data/01_csv.ipynb #8c5f2d03
 def _file_batches(path: Path, source: str, chunk_rows: int):
-    with open(path, "rb") as f:
-        yield from _csv_batches(f, source, chunk_rows)
+    try: f = open(path, "rb")
+    except OSError as e:
+        raise DataError(f"{source}: cannot be read ({e.strerror or e}); check its permissions, or pass another file") from e
+    with f: yield from _csv_batches(f, source, chunk_rows)
+
+def _readable_file(path: Path, source: str):
+    "A path that can be read as a file: a regular file (a pipe would block, a folder holds files)."
+    if not path.exists():
+        raise DataError(f"{source}: no such file; pass the path of a Kaggle CSV (e.g. --dataset=data/train.csv)")
+    if path.is_dir():
+        raise DataError(f"{source}: is a folder, not a CSV file; pass the path of the CSV inside it")
+    if not path.is_file():
+        raise DataError(f"{source}: not a regular file (a pipe, a socket or a device); save the CSV to a file and pass its path")
 
 def read_csv(data,  # the path of a CSV file, or a binary file-like object (e.g. an HTTP request body)
              source: str | None = None,  # how error messages name it (default: its path, or "CSV data")
@@ -196,10 +259,7 @@ def read_csv(data,  # the path of a CSV file, or a binary file-like object (e.g.
         batches = _csv_batches(data, source or "CSV data", chunk_rows or 1 << 62)
     else:
         path = Path(data); source = source or str(path)
-        if not path.exists():
-            raise DataError(f"{source}: no such file; pass the path of a Kaggle CSV (e.g. --dataset=data/train.csv)")
-        if path.is_dir():
-            raise DataError(f"{source}: is a folder, not a CSV file; pass the path of the CSV inside it")
+        _readable_file(path, source)
         batches = _file_batches(path, source, chunk_rows or 1 << 62)
     if chunk_rows: return batches
     with contextlib.closing(batches): return next(batches)

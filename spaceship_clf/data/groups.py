@@ -45,21 +45,18 @@ def whole_group_chunks(frames,  # validated passenger frames in file order (e.g.
 
 # %% ../../nbs/01_data/02_groups.ipynb #0b7e4d18
 def _unique_across(frames, source: str):
-    """Validated frames, refusing an id that repeats one of an earlier frame (each frame checked its own rows). Validated
-    ids `gggg_pp` are compared as the integers ggggpp, sorted once per frame; frames whose id ranges do not overlap (a
-    file in id order, as Kaggle's are) are not searched at all."""
-    earlier: list[np.ndarray] = []  # sorted ids of each earlier frame
+    "Validated frames, refusing an id that repeats one of an earlier frame (each frame checked its own rows)."
+    earlier: list[tuple[str, str, pa.Array]] = []  # (smallest id, largest id, ids) of each earlier frame
     for frame in frames:
-        text = pa.array(frame[ID].to_numpy(dtype=object), type=pa.string())
-        numbers = pc.cast(pc.replace_substring(text, "_", ""), pa.int64()).to_numpy()
-        ordered = np.sort(numbers)
-        for seen in earlier:
-            if seen[-1] < ordered[0] or ordered[-1] < seen[0]: continue
-            repeated = np.isin(numbers, seen)
+        ids = pa.array(frame[ID].to_numpy(dtype=object), type=pa.string())
+        low, high = (v.as_py() for v in pc.min_max(ids).values())
+        for seen_low, seen_high, seen in earlier:
+            if seen_high < low or high < seen_low: continue
+            repeated = pc.is_in(ids, value_set=seen).to_numpy(zero_copy_only=False)
             if repeated.any():
-                raise DataError(f"{source}: {ID!r} must be unique, {text[int(np.flatnonzero(repeated)[0])].as_py()!r} repeats an "
+                raise DataError(f"{source}: {ID!r} must be unique, {ids[int(np.flatnonzero(repeated)[0])].as_py()!r} repeats an "
                                 f"earlier row at {file_lines(repeated, frame.index)}", [{"field": ID, "problem": "duplicate PassengerId", "type": "duplicate"}])
-        earlier.append(ordered)
+        earlier.append((low, high, ids))
         yield frame
 
 # %% ../../nbs/01_data/02_groups.ipynb #1c5e8b27

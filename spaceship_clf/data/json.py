@@ -5,21 +5,30 @@
 # %% ../../nbs/01_data/03_json.ipynb #8c2f5e14
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from ..core import DataError, UnreadableInputError
-from .schema import (BOOL_COLUMNS, BOOL_SPELLINGS, CATEGORY_COLUMNS, EXAMPLE, ID, NUMBER_COLUMNS, SCHEMA,
-                                       TEXT_COLUMNS, Column, first_duplicate)
+from .schema import (BLANKS, BOOL_COLUMNS, BOOL_SPELLINGS, CATEGORY_COLUMNS, EXAMPLE, ID, NUMBER,
+                                       NUMBER_COLUMNS, SCHEMA, TEXT_COLUMNS, Column, first_duplicate, text_rule)
 
 # %% auto #0
 __all__ = ['Passenger', 'record_columns', 'read_json']
 
 # %% ../../nbs/01_data/03_json.ipynb #668e154a
 def _blank_is_missing(v):
-    if isinstance(v, str): return v.strip() or None
+    if isinstance(v, str): return v.strip(BLANKS) or None
+    return v
+
+def _number(v):
+    "A JSON number, or text written as `NUMBER` says (the CSV reader's numbers), as a float."
+    v = _blank_is_missing(v)
+    if isinstance(v, str):
+        if not re.fullmatch(NUMBER, v): raise ValueError("must be a number")
+        return float(v)
     return v
 
 def _spelled_bool(v):
@@ -36,12 +45,12 @@ def _json_field(col: Column):
                 f"{col.description}: one of {', '.join(col.values)}; other values are accepted and treated as unseen",
                 examples=[col.example])
     text = Annotated[str | None, BeforeValidator(_blank_is_missing)]
-    pattern = f"^(?:{col.pattern})$" if col.pattern else None
+    pattern = f"^(?:{rule})$" if (rule := text_rule(col)) else None
     if col.kind == "id": return Annotated[str, BeforeValidator(_blank_is_missing)], Field(pattern=pattern, max_length=col.max_length, **info)
     if col.kind in ("category", "text"): return text, Field(None, pattern=pattern, max_length=col.max_length, **info)
     if col.kind == "bool": return Annotated[bool | None, BeforeValidator(_spelled_bool)], Field(None, **info)
     lo, hi = col.limits
-    return Annotated[float | None, BeforeValidator(_blank_is_missing)], Field(None, ge=lo, le=hi, **info)
+    return Annotated[float | None, BeforeValidator(_number)], Field(None, ge=lo, le=hi, **info)
 
 Passenger = create_model(
     "Passenger", __doc__="One passenger in the competition's columns; every field but PassengerId may be null or absent.",

@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # %% auto #0
-__all__ = ['ID', 'TARGET', 'SCHEMA', 'BOOL_SPELLINGS', 'CABIN_DECKS', 'RAW_COLUMNS', 'CATEGORY_COLUMNS', 'TEXT_COLUMNS',
-           'BOOL_COLUMNS', 'NUMBER_COLUMNS', 'SPEND_COLUMNS', 'EXAMPLE', 'Column', 'travel_group', 'first_duplicate']
+__all__ = ['ID', 'TARGET', 'SCHEMA', 'BOOL_SPELLINGS', 'BLANKS', 'NUMBER', 'PRINTABLE', 'CABIN_DECKS', 'RAW_COLUMNS',
+           'CATEGORY_COLUMNS', 'TEXT_COLUMNS', 'BOOL_COLUMNS', 'NUMBER_COLUMNS', 'SPEND_COLUMNS', 'EXAMPLE', 'Column',
+           'text_rule', 'travel_group', 'first_duplicate']
 
 # %% ../../nbs/01_data/00_schema.ipynb #95b64d77
 ID = "PassengerId"
@@ -29,7 +30,7 @@ class Column:
     description: str
     example: object  # a valid value (OpenAPI examples, the page's defaults)
     values: tuple = ()  # category: the values seen in training (others are accepted, and unseen by the model)
-    pattern: str | None = None  # id and text: the whole value must match this regular expression
+    pattern: str | None = None  # id and text: the whole value must match this regular expression (default: `PRINTABLE`)
     limits: tuple[float, float] | None = None  # number: inclusive range
     max_length: int = 200  # text: longest value accepted
 
@@ -38,7 +39,7 @@ SCHEMA: dict[str, Column] = {c.name: c for c in (
     Column(ID, "id", "gggg_pp: travel group and position in it", "0013_01", pattern=r"[0-9]{4,}_[0-9]{2}", max_length=32),
     Column("HomePlanet", "category", "planet of departure", "Earth", values=("Earth", "Europa", "Mars"), max_length=64),
     Column("CryoSleep", "bool", "in suspended animation for the voyage", True),
-    Column("Cabin", "text", "deck/number/side, side P (port) or S (starboard)", "G/3/S", pattern=r"[^/\s]+/[0-9]+/[PS]", max_length=64),
+    Column("Cabin", "text", "deck/number/side, side P (port) or S (starboard)", "G/3/S", pattern=r"[A-Za-z0-9]+/[0-9]+/[PS]", max_length=64),
     Column("Destination", "category", "planet of arrival", "TRAPPIST-1e", values=("TRAPPIST-1e", "55 Cancri e", "PSO J318.5-22"), max_length=64),
     Column("Age", "number", "years", 27.0, limits=(0.0, 200.0)),
     Column("VIP", "bool", "paid for VIP service", False),
@@ -46,6 +47,10 @@ SCHEMA: dict[str, Column] = {c.name: c for c in (
     Column("Name", "text", "first name and surname", "Nelly Carsoning"),
 )}
 BOOL_SPELLINGS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}  # compared in lower case
+BLANKS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+          "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")  # what both readers strip: every character Python calls whitespace
+NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # a number written as text (ASCII digits only)
+PRINTABLE = r"[^\x00-\x1f\x7f-\x9f]*"  # text with no control character: the rule of text without a pattern of its own
 CABIN_DECKS = tuple("ABCDEFGT")  # the decks of the ship in the competition's data (others are accepted, unseen)
 
 RAW_COLUMNS = tuple(SCHEMA)
@@ -54,6 +59,10 @@ CATEGORY_COLUMNS, TEXT_COLUMNS = _of_kind("category"), _of_kind("text")
 BOOL_COLUMNS, NUMBER_COLUMNS = _of_kind("bool"), _of_kind("number")
 SPEND_COLUMNS = NUMBER_COLUMNS[1:]
 EXAMPLE = {c.name: c.example for c in SCHEMA.values()}  # one valid passenger
+
+def text_rule(col: Column) -> str | None:
+    "The regular expression a column's text must match whole (its own pattern, or no control characters)."
+    return col.pattern or (PRINTABLE if col.kind in ("category", "text") else None)
 
 # %% ../../nbs/01_data/00_schema.ipynb #e787fe07
 def travel_group(ids) -> np.ndarray:
