@@ -24,8 +24,9 @@ from .core import DataError, ModelError, atomic_write, get_logger, get_settings
 from .data import (CHUNK_ROWS, ID, RAW_COLUMNS, SUBMISSION_HEADER, TARGET, explanation_rows, fingerprint, load_passengers,
                                 passenger_columns, read_passengers, reference_statistics, submission_rows)
 from .evaluation import DEFAULT_PARAMS, LabelledPassengers, accuracy, catboost_model, cross_validate
-from .store import THRESHOLD, LiveModel, ModelBundle, row_hashes, save_model, training_lock
-from .tracking import log_training
+from .bundle import THRESHOLD, ModelBundle
+from .store import LiveModel, row_hashes, save_model, training_lock
+from .tracking import log_training, tracking_mode
 
 # %% auto #0
 __all__ = ['log', 'SHIPPED_PARAMS', 'params_path', 'read_params', 'training_params', 'model_metadata', 'fit_catboost',
@@ -114,6 +115,7 @@ class My_Classifier_Model:
               make_current: bool = True,  # False: save a candidate that serves only once the gate promotes it
               ) -> dict:
         "Fit on all rows of `dataset`, save a new version (current by default), and return its metadata."
+        tracking_mode(track)  # the settings are checked before anything is written
         log.info("training on %s", dataset)
         data = LabelledPassengers.of(load_passengers(dataset, require_target=True))  # features once: for the CV and the fit
         if len(np.unique(data.y)) < 2:
@@ -123,9 +125,9 @@ class My_Classifier_Model:
             cv = cross_validate(lambda: catboost_model(**params), data, "catboost", n_splits=cv_folds).summary() if cv_folds else None
             model = fit_catboost(data, params)
             metadata = model_metadata(data.frame, params, source, cv)
-            saved = save_model(model, metadata, self.model_dir, training_rows=row_hashes(data.frame), make_current=make_current)
+            save_model(model, metadata, self.model_dir, training_rows=row_hashes(data.frame), make_current=make_current)
         self.live.refresh()
-        log_training(metadata, saved / "model.cbm", dataset, track=track)
+        log_training(metadata["version"], self.model_dir, dataset, track=track)  # in the background: it cannot fail the training
         return metadata
 
 # %% ../nbs/04_classifier.ipynb #f77316ff

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 from .classifier import My_Classifier_Model
 from .command_line import command_parser, parse_command
-from .core import SpaceshipError, get_logger, get_settings, use_terminal
+from .core import ModelError, SpaceshipError, get_logger, log_file_in_use, shown_path, use_terminal
 from .fetch import fetch as fetch_files
 from .pipeline import retrain as gate_retrain
-from .store import rollback as roll_back, version_summaries
+from .store import current_version, rollback as roll_back, version_summaries
 
 # %% auto #0
 __all__ = ['COMMANDS', 'train', 'predict', 'evaluate', 'retrain', 'fetch', 'versions', 'rollback', 'options', 'main']
@@ -62,7 +63,12 @@ def fetch() -> dict:
 
 def versions() -> dict:
     "The saved model versions, oldest first, with their creation time and CV score; `current` marks the one in use."
-    return {"versions": version_summaries(My_Classifier_Model().model_dir)}
+    model_dir = My_Classifier_Model().model_dir
+    summary = {"versions": version_summaries(model_dir)}
+    try: current_version(model_dir)
+    except ModelError as e:  # the versions are listed all the same: they are what a repair chooses from
+        get_logger("cli").warning("%s", e); summary["problem"] = str(e)
+    return summary
 
 def rollback(*, to: str | None = None,  # the version to make current (default: the one saved before the current one)
              ) -> dict:
@@ -77,12 +83,19 @@ def options(*, verbose: Annotated[bool, "-v"] = False,  # show progress on the t
             ):
     "Options every command takes."
 
+def _stopped(signum, frame):
+    "SIGTERM (a container stopping, `kill`) ends the command like Ctrl-C does: its temporary files are removed on the way out."
+    raise SystemExit(128 + signum)
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point: exit code 0 on success, 1 with one clear line on stderr on any failure (details in the log)."
     parser = command_parser(COMMANDS, "Spaceship Titanic classifier: train a CatBoost model and predict who was transported. "
                             "Every step is logged to data/log_file.log.", shared=options)
     command, kwargs, shared = parse_command(parser, argv)
-    use_terminal(logging.INFO if shared["verbose"] else logging.WARNING)
+    signal.signal(signal.SIGTERM, _stopped)
+    try: use_terminal(logging.INFO if shared["verbose"] else logging.WARNING)  # reads the settings: they may be wrong
+    except SpaceshipError as e:
+        print(f"error: {e}", file=sys.stderr); return 1
     log = get_logger("cli")
     log.info("command: %s", " ".join(sys.argv if argv is None else [parser.prog, *argv]))
     try:
@@ -91,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     except SpaceshipError as e:
         log.debug("%s failed", command.__name__, exc_info=True)
         log.error("%s", e)
-    except Exception as e:  # an unexpected failure: one line for the user, the trace in the log
+    except Exception as e:  # a bug, not the user's input: one line for the user, the trace in the log
         log.debug("%s failed", command.__name__, exc_info=True)
-        log.error("%s failed unexpectedly (%s: %s); the full trace is in %s", command.__name__, type(e).__name__, e, get_settings().log_file)
+        where = f"the full trace is in {shown_path(path)}" if (path := log_file_in_use()) else "no log file could be written (see above)"
+        log.error("%s failed unexpectedly (%s: %s); %s", command.__name__, type(e).__name__, str(e)[:200], where)
     return 1

@@ -16,7 +16,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from .core import get_logger
 from .data import CAT_POSITIONS, ID, TARGET, model_input, passenger_columns, travel_group
-from .store import THRESHOLD
+from .bundle import THRESHOLD
 
 # %% auto #0
 __all__ = ['DEFAULT_PARAMS', 'log', 'catboost_model', 'labels', 'accuracy', 'LabelledPassengers', 'group_folds', 'holdout_split',

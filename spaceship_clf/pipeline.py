@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .classifier import fit_catboost, model_metadata, params_path, read_params, training_params
-from .core import ModelNotFoundError, atomic_write_text, get_logger, get_settings
+from .core import ModelNotFoundError, atomic_write_text, get_logger, get_settings, shown_path
 from .data import fingerprint, load_passengers
 from .evaluation import DEFAULT_PARAMS, LabelledPassengers, accuracy, catboost_model, cross_validate, holdout_split
 from .store import TRAINING_ROWS, load_model, row_hashes, save_model, training_lock
@@ -62,49 +62,76 @@ def _write_report(report: dict, started: datetime) -> Path:
     name = f"gate-{started.strftime('%Y%m%dT%H%M%S%fZ')}.json"
     return atomic_write_text(get_settings().data_dir / "reports" / name, json.dumps(report, indent=2, default=str))
 
+def _scores(data: LabelledPassengers, current, params: dict, seen: np.ndarray, holdout: float, min_new_rows: int,
+            folds: int, seed: int) -> dict:
+    "The comparison the data allows: unseen passengers, paired folds, or none needed (unchanged), or none possible (no current)."
+    if current is None:
+        cv = cross_validate(lambda: catboost_model(**params), data, "candidate", folds, (seed,))
+        return {"method": "cross-validation (no current model)", "candidate": cv.mean, "cv": cv.summary()}
+    new_rows = int((~seen).sum())
+    if new_rows >= min_new_rows: return on_unseen(data, current, params, seen, holdout, seed)
+    if params == current.metadata.get("params"): return {"method": "none", "unchanged": new_rows}
+    return paired_cv(data, current, params, folds, seed)
+
+def _decide(report: dict, scores: dict, tolerance: float | None) -> dict:
+    "Promoted, rejected or unchanged, and why, from the scores."
+    if "unchanged" in scores:
+        return {"decision": "unchanged", "reason": f"the current model's parameters again, and {scores['unchanged']} passengers it has "
+                "not seen (too few to judge a new model on): nothing to promote"}
+    if report["current"] is None:
+        return {"decision": "promoted", "reason": f"no current model (candidate {scores['candidate']:.4f} on {scores['method']})"}
+    tolerance = (0.005 if scores["method"] == "unseen passengers" else 0.0) if tolerance is None else tolerance
+    cand, cur = round(scores["candidate"], 4), round(scores["current"], 4)
+    return {"tolerance": tolerance, "decision": "promoted" if cand > cur - tolerance else "rejected",
+            "reason": f"candidate {cand:.4f} vs current {cur:.4f} on {scores['method']} (promoted above {cur - tolerance:.4f})"}
+
+def _measured(scores: dict) -> dict | None:
+    "What a promoted version records as its CV accuracy: the scores the gate measured on it."
+    if "cv" in scores: return scores["cv"]
+    if scores["method"] == "unseen passengers":
+        return {"accuracy_mean": round(scores["candidate"], 4), "accuracy_std": None, "folds": 1, "scores": [scores["candidate"]],
+                "method": f"the promotion gate, {scores['passengers']['held_out']} unseen passengers"}
+    fold = scores["folds"]["candidate"]
+    return {"accuracy_mean": round(float(np.mean(fold)), 4), "accuracy_std": round(float(np.std(fold)), 4), "folds": len(fold),
+            "scores": fold, "method": "the promotion gate, paired cross-validation"}
+
+# %% ../nbs/08_pipeline.ipynb #3f8d0e61
 def gate(dataset,  # labelled CSV: the data the candidate learns from (and, when it is new, is judged on)
          params: dict | None = None,  # the candidate's CatBoost parameters (default: what `train` would use)
          params_source: str | None = None,  # where they came from (recorded with the model and the parameters)
-         tolerance: float | None = None,  # how much worse than the current model the candidate may score and still be promoted
+         tolerance: float | None = None,  # promoted when the candidate scores above the current model minus this
                                           # (None: 0.005 on unseen passengers, a sample's noise; 0 on paired folds)
          holdout: float = 0.2,  # fraction of the unseen travel groups held out (unseen-passengers method)
-         min_new_rows: int = 100,  # fewer unseen passengers than this: paired cross-validation instead
+         min_new_rows: int = 100,  # fewer unseen passengers than this: paired cross-validation, or unchanged
          folds: int = 5,  # folds of the paired cross-validation
          seed: int = 1,  # seed of the held-out split or the folds (not the tuning search's 0: folds it never saw)
          model_dir: Path | None = None,  # model store (default: settings)
          ) -> dict:
-    "Compare a candidate with the current model on passengers neither was fitted on; promote it within `tolerance`; report."
+    "Compare a candidate with the current model on passengers neither was fitted on; promote it on merit; report."
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     data = LabelledPassengers.of(load_passengers(dataset, require_target=True))  # features once, for every comparison and the fit
-    frame = data.frame
     if params is None: params, params_source = training_params(model_dir)
     params, params_source = {**DEFAULT_PARAMS, **params}, params_source or "given"
     current = _current(model_dir)
-    report = {"started_at": started.isoformat(), "dataset": str(dataset), "rows": len(frame), "data_fingerprint": fingerprint(frame),
-              "tolerance": tolerance, "candidate": {"params": params, "params_source": params_source},
+    report = {"started_at": started.isoformat(), "dataset": shown_path(dataset), "rows": len(data), "data_fingerprint": fingerprint(data.frame),
+              "candidate": {"params": params, "params_source": params_source},
               "current": current and {"version": current.version, "params": current.metadata.get("params")}}
     with training_lock(model_dir):
-        if current is None:
-            report |= {"method": "none", "decision": "promoted", "reason": "no current model"}
-        else:
-            seen = seen_by(current, frame)
-            report["new_rows"] = int((~seen).sum())
-            scores = (on_unseen(data, current, params, seen, holdout, seed) if report["new_rows"] >= min_new_rows
-                      else paired_cv(data, current, params, folds, seed))
-            report["candidate"]["accuracy"], report["current"]["accuracy"] = round(scores.pop("candidate"), 4), round(scores.pop("current"), 4)
-            if tolerance is None: tolerance = report["tolerance"] = 0.005 if scores["method"] == "unseen passengers" else 0.0
-            cand, cur = report["candidate"]["accuracy"], report["current"]["accuracy"]
-            report |= scores | {"decision": "promoted" if cand >= cur - tolerance else "rejected",
-                                "reason": f"candidate {cand:.4f} vs current {cur:.4f} on {scores['method']} (tolerance {tolerance:g})"}
+        seen = seen_by(current, data.frame) if current else np.zeros(len(data), dtype=bool)
+        scores = _scores(data, current, params, seen, holdout, min_new_rows, folds, seed)
+        report |= {"new_rows": int((~seen).sum()), **{k: v for k, v in scores.items() if k not in ("candidate", "current", "cv", "unchanged")}}
+        for side in ("candidate", "current"):
+            if side in scores: report[side]["accuracy"] = round(scores[side], 4)
+        report |= _decide(report, scores, tolerance)
         if report["decision"] == "promoted":
-            metadata = model_metadata(frame, params, params_source, None)
-            save_model(fit_catboost(data, params), metadata, model_dir, training_rows=row_hashes(frame))
+            metadata = model_metadata(data.frame, params, params_source, _measured(scores))
+            save_model(fit_catboost(data, params), metadata, model_dir, training_rows=row_hashes(data.frame))
             atomic_write_text(params_path(model_dir), json.dumps({"params": params, "source": params_source,
                                                                   "promoted_version": metadata["version"]}, indent=2))
             report["new_version"] = metadata["version"]
     report["seconds"] = round(time.perf_counter() - clock, 1)
     path = _write_report(report, started)
-    log.info("gate %s: %s; report %s", report["decision"], report["reason"], path)
+    log.info("gate %s: %s; report %s", report["decision"], report["reason"], shown_path(path))
     return report | {"report": str(path)}
 
 def retrain(dataset, params_file: Path | None = None, **gate_options) -> dict:

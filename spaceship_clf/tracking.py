@@ -6,17 +6,19 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .core import get_logger, get_settings
+from .command_line import command_parser, parse_command
+from .core import get_logger, get_settings, log_file_in_use, shown_path, use_terminal
 
 # %% auto #0
-__all__ = ['log', 'DATASET_NAME', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run', 'register_dataset',
-           'log_training']
+__all__ = ['log', 'DATASET_NAME', 'RECORDED', 'server_configured', 'tracking_mode', 'clearml_dir', 'Run', 'start_run',
+           'register_dataset', 'record_training', 'prune_sessions', 'log_training', 'record']
 
 # %% ../nbs/02a_tracking.ipynb #b688ecdb
 log = get_logger("tracking")
@@ -165,6 +167,7 @@ def start_run(project: str,  # ClearML project
     mode = _online_or_offline(mode)
     if Task.current_task() is not None:  # one main task per process: finish the previous one first
         Task.current_task().close()
+    Task._report_subprocess_enabled = False  # its `sdk.development.report_use_subprocess`: a forked reporter hung a close in CI
     Task.set_offline(mode == "offline")
     Task.force_store_standalone_script(True)  # skip git detection: its `git` calls in a thread hung under pytest
     task = Task.init(project_name=project, task_name=name, task_type=task_type, reuse_last_task_id=False,
@@ -176,11 +179,10 @@ def start_run(project: str,  # ClearML project
 # %% ../nbs/02a_tracking.ipynb #ae0bd3f0
 DATASET_NAME = "spaceship-titanic train"
 
-def _register(path: str, fingerprint: str, project: str, mode: str, data_dir: str | None) -> str:
-    "Create the dataset version (runs in a process of its own, see `register_dataset`)."
-    _use_cache_dir(Path(data_dir) if data_dir else None)
+def _register(path: Path, fingerprint: str, project: str, mode: str) -> str:
+    "Create the dataset version (its task is created and closed here)."
     from clearml import Dataset, Task
-    Task._report_subprocess_enabled = False  # its `sdk.development.report_use_subprocess`: a forked reporter hung its close in CI
+    Task._report_subprocess_enabled = False  # see `start_run`
     Task.set_offline(_online_or_offline(mode) == "offline")
     Task.force_store_standalone_script(True)  # no git detection (see `start_run`)
     dataset = Dataset.create(dataset_name=DATASET_NAME, dataset_project=project, dataset_tags=[fingerprint],
@@ -188,7 +190,7 @@ def _register(path: str, fingerprint: str, project: str, mode: str, data_dir: st
     task, deadline = Task.current_task(), time.monotonic() + 60
     while task.data.script is None and time.monotonic() < deadline:  # its script section is filled in by a thread; adding
         time.sleep(0.05)                                             # files before that fails ('NoneType' has no 'diff')
-    dataset.add_files(path); dataset.upload(); dataset.finalize()
+    dataset.add_files(str(path)); dataset.upload(); dataset.finalize()
     Task.current_task().close()  # the dataset's own task: its offline session is complete
     return dataset.id
 
@@ -197,46 +199,99 @@ def register_dataset(path: Path,  # the labelled CSV a training or tuning run le
                      project: str = "spaceship-clf",  # ClearML project (the dataset lives in its `.datasets`)
                      track: bool | None = None,  # see `tracking_mode`
                      data_dir: Path | None = None,  # where an offline session goes (default: settings)
-                     timeout: float = 120,  # seconds to wait for it (then the run goes on without it, with a warning)
                      ) -> str | None:
-    """Register the file as a ClearML dataset version; its id, or None when tracking is off or it failed. It runs in a
-    fresh process that reports in threads: ClearML keeps one task per process, and its reporting subprocess, forked
-    from a process that runs threads, hung a task's close now and then in CI."""
+    "Register the file as a ClearML dataset version; its id, or None when tracking is off or it failed (a warning)."
     mode = tracking_mode(track)
     if mode == "off": return None
+    _use_cache_dir(data_dir)
     try:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            dataset_id = pool.apply_async(_register, (str(path), fingerprint, project, mode, str(data_dir) if data_dir else None)).get(timeout)
-        log.info("ClearML dataset %s registered for %s (%s)", dataset_id, path, fingerprint)
+        dataset_id = _register(Path(path), fingerprint, project, mode)
+        log.info("ClearML dataset %s registered for %s (%s)", dataset_id, shown_path(path), fingerprint)
         return dataset_id
     except Exception as e:  # tracking must never break the work it records
-        log.warning("ClearML: could not register the dataset %s (%s: %s)", path, type(e).__name__, e)
+        log.warning("ClearML: could not register the dataset %s (%s: %s)", shown_path(path), type(e).__name__, e)
         return None
 
 # %% ../nbs/02a_tracking.ipynb #24502144
-def log_training(metadata: dict,  # the saved version's metadata.json
-                 model_file: Path,  # its model.cbm
-                 dataset: Path | None = None,  # the file it learned from: registered as a dataset version and linked
-                 track: bool | None = None,  # see `tracking_mode`
-                 project: str = "spaceship-clf",  # ClearML project
-                 name: str = "train catboost",  # ClearML task name
-                 data_dir: Path | None = None,  # where an offline session goes (default: settings)
-                 ) -> Path | None:
-    "Record a finished training as a ClearML task; return the offline session (None when off or on a server)."
+RECORDED = "ClearML: recorded training"  # the recorder's last log line starts so (tests and scripts wait for it)
+
+def record_training(version: str,  # the saved version to record
+                    model_dir: Path,  # the store holding it
+                    dataset: Path | None = None,  # the file it learned from: registered as a dataset version and linked
+                    track: bool | None = None,  # see `tracking_mode`
+                    data_dir: Path | None = None,  # where an offline session goes (default: settings)
+                    project: str = "spaceship-clf", name: str = "train catboost",  # ClearML project and task name
+                    ) -> Path | None:
+    "Record a saved training as a ClearML task, here and now; the offline session (None when off, on a server or on failure)."
     if tracking_mode(track) == "off": return None
     try:
+        folder = Path(model_dir) / "versions" / version
+        metadata = json.loads((folder / "metadata.json").read_text())
         dataset_id = register_dataset(dataset, metadata["data_fingerprint"], project, track, data_dir) if dataset else None
-        with start_run(project, name, "training", track, data_dir) as run:
-            run.link_dataset(dataset_id)
-            run.connect(metadata.get("params", {}), "catboost")
-            run.connect({k: metadata.get(k) for k in ("version", "params_source", "rows", "data_fingerprint")}, "training")
-            cv = metadata.get("cv") or {}
-            for i, score in enumerate(cv.get("scores", [])): run.scalar("cv accuracy", "fold", score, i)
-            if cv: run.single("cv_accuracy_mean", cv["accuracy_mean"]); run.single("cv_accuracy_std", cv["accuracy_std"])
-            run.artifact("dataset", {k: metadata.get(k) for k in ("data_fingerprint", "rows", "transported_rate", "schema")})
-            run.output_model(model_file, "spaceship-catboost", {**metadata, "dataset_id": dataset_id},
-                             tags=[metadata.get("version", ""), *([dataset_id] if dataset_id else [])])
+        with start_run(project, name, "training", track, data_dir) as run: _report(run, metadata, folder / "model.cbm", dataset_id)
+        prune_sessions(data_dir)
+        log.info("%s %s: %s", RECORDED, version, shown_path(run.session) if run.session else run.mode)
         return run.session
-    except Exception as e:
-        log.warning("ClearML: the training was saved but not tracked (%s: %s)", type(e).__name__, e)
+    except Exception as e:  # the model is saved and serves: a tracking failure is a warning
+        log.warning("%s %s: no, it was saved but not tracked (%s: %s)", RECORDED, version, type(e).__name__, e)
         return None
+
+# %% ../nbs/02a_tracking.ipynb #5e1a9c37
+def _report(run: Run, metadata: dict, model_file: Path, dataset_id: str | None):
+    "What a training task holds: the dataset it names, the parameters, the CV scores, the model and its metadata."
+    run.link_dataset(dataset_id)
+    run.connect(metadata.get("params", {}), "catboost")
+    run.connect({k: metadata.get(k) for k in ("version", "params_source", "rows", "data_fingerprint")}, "training")
+    cv = metadata.get("cv") or {}
+    for i, score in enumerate(cv.get("scores", [])): run.scalar("cv accuracy", "fold", score, i)
+    if cv: run.single("cv_accuracy_mean", cv["accuracy_mean"]); run.single("cv_accuracy_std", cv["accuracy_std"])
+    run.artifact("dataset", {k: metadata.get(k) for k in ("data_fingerprint", "rows", "transported_rate", "schema")})
+    run.output_model(model_file, "spaceship-catboost", {**metadata, "dataset_id": dataset_id},
+                     tags=[metadata.get("version", ""), *([dataset_id] if dataset_id else [])])
+
+def prune_sessions(data_dir: Path | None = None,  # where the offline sessions are (default: settings)
+                   keep: int | None = None,  # how many to keep (default: SPACESHIP_TRACKING_KEEP)
+                   ) -> list[str]:
+    "Remove all but the newest `keep` offline sessions (a folder and its zip each); the names removed."
+    offline = clearml_dir(data_dir) / "offline"
+    keep = keep or get_settings().tracking.keep_sessions
+    sessions = sorted({p.name.removesuffix(".zip") for p in offline.glob("offline-*")},
+                      key=lambda n: max(p.stat().st_mtime for p in offline.glob(f"{n}*")), reverse=True) if offline.is_dir() else []
+    for name in sessions[keep:]:
+        shutil.rmtree(offline / name, ignore_errors=True); (offline / f"{name}.zip").unlink(missing_ok=True)
+    return sessions[keep:]
+
+# %% ../nbs/02a_tracking.ipynb #8f2b6d40
+def log_training(version: str,  # the version just saved
+                 model_dir: Path,  # its store
+                 dataset: Path | None = None,  # the file it learned from
+                 track: bool | None = None,  # see `tracking_mode`
+                 data_dir: Path | None = None,  # where an offline session goes (default: settings)
+                 ) -> subprocess.Popen | None:
+    "Record the training in a background process (`record_training`); the process, or None when tracking is off."
+    if tracking_mode(track) == "off": return None
+    setting = get_settings().tracking.mode
+    mode = setting if track is None or setting != "off" else "auto"  # the recorder decides offline or server as this process would
+    args = ["--version", version, "--model-dir", str(Path(model_dir).absolute()), "--mode", mode,
+            "--data-dir", str(Path(data_dir or get_settings().data_dir).absolute())]
+    if dataset: args += ["--dataset", str(Path(dataset).absolute())]
+    process = subprocess.Popen([sys.executable, "-m", "spaceship_clf.tracking", *args], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log.info("ClearML: recording version %s in the background (pid %d; its last line in the log file says where)", version, process.pid)
+    return process
+
+def record(*, version: str,  # the saved version to record
+           model_dir: Path,  # the store holding it
+           mode: str,  # SPACESHIP_TRACKING as the caller had it (auto, offline or server)
+           data_dir: Path,  # where an offline session goes
+           dataset: Path | None = None,  # the file it learned from
+           ):
+    "Record a saved training in ClearML (the background process `log_training` starts)."
+    use_terminal("CRITICAL")  # nobody reads this process's terminal: everything goes to the log file
+    os.environ["SPACESHIP_TRACKING"] = mode  # the caller's setting (and `track`), whatever this process's environment says
+    record_training(version, model_dir, dataset, True, data_dir)
+
+# %% ../nbs/02a_tracking.ipynb #4c7a0e95
+if __name__ == "__main__" and not hasattr(sys, "ps1") and "ipykernel" not in sys.modules:
+    _, options, _ = parse_command(command_parser(record, prog="python -m spaceship_clf.tracking"))
+    record(**options)

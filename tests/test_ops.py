@@ -114,11 +114,10 @@ def test_retrain_pipeline_from_the_command_line(home):
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert report["decision"] == "promoted" and Path(report["report"]).exists()
-    again = json.loads(cli(home, "retrain", f"--dataset={home / 'train.csv'}", "--folds=2").stdout)  # same data: decided on merit
-    assert again["method"] == "paired cross-validation" and again["decision"] == "promoted"
-    assert again["candidate"]["accuracy"] == again["current"]["accuracy"]  # the promoted parameters, the same folds
+    again = json.loads(cli(home, "retrain", f"--dataset={home / 'train.csv'}", "--folds=2").stdout)  # same data, same parameters
+    assert again["decision"] == "unchanged" and "new_version" not in again  # nothing to promote: no copy of the model
     assert "gate promoted" in (home / "data/log_file.log").read_text()
     listed = json.loads(cli(home, "versions").stdout)["versions"]
-    assert [v["current"] for v in listed] == [False, True]
+    assert [v["current"] for v in listed] == [True] and listed[0]["cv_accuracy"] == report["candidate"]["accuracy"]  # the gate's score
     bad = cli(home, "retrain", f"--dataset={home / 'train.csv'}", f"--params={home / 'nope.json'}")
     assert bad.returncode == 1 and "not a readable parameters file" in bad.stderr

@@ -6,12 +6,14 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
 import catboost
 import pytest
 
+from spaceship_clf.tracking import RECORDED
 from test_tune import clean_env, papermill
 
 TRAIN = textwrap.dedent("""
@@ -26,10 +28,22 @@ TRAIN = textwrap.dedent("""
 
 
 def train(home: Path, **env) -> dict:
+    "Train in a fresh process, then wait for the background recorder's last log line (bounded); what it said."
     done = subprocess.run([sys.executable, "-c", TRAIN, str(home)], env=clean_env(SPACESHIP_HOME=home, **env),
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "stderr": done.stderr}
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**out, "stderr": done.stderr, "recorded": recorded(home, out["version"]) if env.get("SPACESHIP_TRACKING") != "off" else None}
+
+
+def recorded(home: Path, version: str, timeout: float = 150) -> str:
+    "The log lines of the background recording of `version`, once its last line is written."
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = (home / "data" / "log_file.log").read_text() if (home / "data" / "log_file.log").exists() else ""
+        if f"{RECORDED} {version}" in log: return log
+        time.sleep(0.5)
+    raise AssertionError(f"the recording of {version} did not finish within {timeout}s:\n{log[-3000:]}")
 
 
 def open_sessions(home: Path, tmp: Path) -> dict[str, Path]:
@@ -95,6 +109,8 @@ def test_tuning_session_holds_params_scalars_plots_dataset_and_model(tmp_path):
 
 def test_training_session_holds_params_cv_and_model(tmp_path):
     out = train(tmp_path, SPACESHIP_TRACKING="offline")
+    assert out["clearml"] is False and "leaked" not in out["stderr"]  # recorded in the background: the training never imports ClearML
+    assert f"{RECORDED} {out['version']}: data/clearml/offline/offline-" in out["recorded"]
     session = open_session(tmp_path, tmp_path)
     task = json.loads((session / "task.json").read_text())
     assert task["name"] == "train catboost"
@@ -120,5 +136,11 @@ def test_unreachable_server_falls_back_to_an_offline_session(tmp_path):
         s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
     out = train(tmp_path, CLEARML_API_HOST=f"http://127.0.0.1:{port}", CLEARML_API_ACCESS_KEY="x", CLEARML_API_SECRET_KEY="y",
                 HOME=tmp_path, CLEARML_CONFIG_FILE=tmp_path / "none.conf")
-    assert "not reachable" in out["stderr"]
+    assert "not reachable" in out["recorded"]  # said in the log: the recording goes on offline
     assert open_session(tmp_path, tmp_path).joinpath("task.json").exists()  # a training and its dataset, offline
+
+
+def test_offline_sessions_are_kept_to_a_bounded_number(tmp_path):
+    for _ in range(2): train(tmp_path, SPACESHIP_TRACKING="offline", SPACESHIP_TRACKING_KEEP="3")
+    sessions = {p.name.removesuffix(".zip") for p in (tmp_path / "data" / "clearml" / "offline").glob("offline-*")}
+    assert len(sessions) == 3, sessions  # two trainings and their datasets made four: the oldest went

@@ -83,7 +83,7 @@ def test_papermill_run_leaves_study_params_model_and_plots(two_runs):
     assert meta["params"] == best["params"]  # the final model was trained with the tuned parameters ...
     assert meta["params_source"].startswith("tuning study 'catboost-cv': best of 3 trials")  # ... with their provenance
     [report] = [json.loads(p.read_text()) for p in (home / "data" / "reports").glob("gate-*.json")]  # ... through the gate
-    assert (report["decision"], report["reason"], report["new_version"]) == ("promoted", "no current model", version)
+    assert (report["decision"], report["new_version"]) == ("promoted", version) and report["reason"].startswith("no current model")
     promoted = json.loads((home / "model" / "params.json").read_text())
     assert promoted["params"] == best["params"]  # what `python model.py train` uses from now on
     plots = {p.name for p in (home / "data" / "plots").iterdir()}

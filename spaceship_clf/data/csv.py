@@ -104,16 +104,16 @@ def _check_number(text, col: Column, source: str, index) -> np.ndarray:
 def _check_header(raw: pd.DataFrame, source: str, require_target: bool):
     missing = [c for c in RAW_COLUMNS if c not in raw.columns]
     unknown = [c for c in raw.columns if c not in RAW_COLUMNS and c != TARGET]
-    if unknown and len(missing) < len(RAW_COLUMNS):
-        raise DataError(f"{source}: {_unknown(unknown[0])} is not a passenger column; remove it, or correct its name "
-                        f"(the columns are {', '.join(RAW_COLUMNS)}, and {TARGET} for training)",
-                        [{"field": unknown[0], "problem": "not a passenger column", "type": "unknown_column"}])
     if len(missing) == len(RAW_COLUMNS):
         raise DataError(f"{source}: not a passenger file (its header has none of Kaggle's columns: {', '.join(RAW_COLUMNS)}); "
                         "pass a CSV in the format of Kaggle's train.csv or test.csv")
     if missing:
-        raise DataError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+        instead = f" (it has {_unknown(unknown[0])}, which is not one)" if unknown else ""
+        raise DataError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}{instead}; "
                         "a passenger file has all of Kaggle's columns (see train.csv or test.csv)")
+    if unknown:
+        raise DataError(f"{source}: {_unknown(unknown[0])} is not a passenger column; remove it, or correct its name "
+                        "(see Kaggle's train.csv)", [{"field": unknown[0], "problem": "not a passenger column", "type": "unknown_column"}])
     if require_target and TARGET not in raw.columns:
         raise DataError(f"{source}: no {TARGET!r} column; training needs the labelled Kaggle train.csv")
     if len(raw) == 0:

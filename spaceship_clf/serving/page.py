@@ -16,7 +16,7 @@ from flask import Blueprint, Response, render_template
 from ..data import CABIN_DECKS, FEATURE_SOURCES, ID, RAW_COLUMNS, SCHEMA, SPEND_COLUMNS, Column
 from .schema import EXPLAINED_COLUMNS, GROUP_NOTE
 from .views import state
-from ..store import THRESHOLD, ModelBundle
+from ..bundle import THRESHOLD, ModelBundle
 
 # %% auto #0
 __all__ = ['PAGE_CSP', 'PAGE_SECTIONS', 'EXAMPLE_PASSENGERS', 'EXAMPLE_GROUP', 'page', 'column_label', 'fix_hint', 'cabin_parts',
@@ -103,12 +103,17 @@ def _when(text) -> str:
     try: return datetime.fromisoformat(str(text)).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError: return str(text)
 
+def _accuracy(cv: dict) -> str:
+    "The card's accuracy line: the CV a training measured, or the scores the promotion gate measured (`cv.method`)."
+    if cv.get("accuracy_mean") is None: return "not measured (trained without cross-validation)"
+    spread = f" ± {cv['accuracy_std']:.3f} over {cv.get('folds', '?')} travel-group folds" if cv.get("accuracy_std") is not None else ""
+    return f"{cv['accuracy_mean']:.3f}{spread}" + (f" ({cv['method']})" if cv.get("method") else "")
+
 def model_facts(bundle: ModelBundle | None) -> list[tuple[str, str]]:
     "The model card's lines (label, text) for the version in use; none without a model."
     if bundle is None: return []
     m, cv = bundle.metadata, bundle.metadata.get("cv") or {}
-    accuracy = (f"{cv['accuracy_mean']:.3f} ± {cv.get('accuracy_std', 0):.3f} over {cv.get('folds', '?')} travel-group folds"
-                if cv.get("accuracy_mean") is not None else "not measured (trained without cross-validation)")
+    accuracy = _accuracy(cv)
     params = ", ".join(f"{k}={v}" for k, v in (m.get("params") or {}).items())
     rows = f"{m['rows']:,} passengers, " if isinstance(m.get("rows"), int) else ""
     return [("Version", bundle.version), ("Created", _when(m.get("created_at"))), ("CV accuracy", accuracy),

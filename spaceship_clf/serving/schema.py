@@ -112,7 +112,8 @@ def openapi_document(serving: ServingSettings,  # the limits the document states
     text = lambda mime, d: {"description": d, "content": {mime: {"schema": {"type": "string"}}}}
     ok = lambda schema, d="OK": {"description": d, "content": _json(schema)}
     health = {"type": "object", "properties": {"ready": {"type": "boolean"}, "status": {"type": "string"},
-                                                 "model_version": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}}}
+                                                 "model_version": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+                                                 "degraded": {"type": ["string", "null"], "description": "what is wrong while a good version serves on"}}}
     predict = {
         "summary": "Predict passengers (JSON) or a whole file (CSV)", "operationId": "predict",
         "description": f"A JSON object (one passenger) or array (1 to {serving.max_passengers} passengers, at most "

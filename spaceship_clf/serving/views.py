@@ -17,7 +17,8 @@ from ..core import (DataError, PayloadTooLargeError, ServingSettings, SpaceshipE
 from ..data import BOOL_SPELLINGS, CHUNK_ROWS, ID, passenger_columns, read_json, read_passengers, submission_header, submission_rows
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .schema import prediction_body
-from ..store import LiveModel, ModelBundle
+from ..bundle import ModelBundle
+from ..store import LiveModel
 
 # %% auto #0
 __all__ = ['log', 'predict_api', 'health', 'model_card', 'metrics_api', 'docs', 'ServingState', 'state', 'model_for_request',
@@ -123,17 +124,18 @@ def live() -> Response: return json_response({"status": "alive"})
 
 @health.get("/health/ready")
 def ready() -> Response:
+    "Ready when a model answers; `degraded` says what is wrong while it serves on (a broken pointer, a refused version)."
     live = state().live
     bundle = live.get()
-    if bundle is None: return json_response({"ready": False, "model_version": None, "reason": live.problem}, 503)
-    return json_response({"ready": True, "model_version": bundle.version, "reason": None}, version=bundle.version)
+    if bundle is None: return json_response({"ready": False, "model_version": None, "reason": live.problem, "degraded": None}, 503)
+    return json_response({"ready": True, "model_version": bundle.version, "reason": None, "degraded": live.degraded}, version=bundle.version)
 
 model_card = Blueprint("model", __name__)
 
 @model_card.get("/model")
 def model() -> Response:
-    bundle = model_for_request()
-    return json_response(bundle.metadata, version=bundle.version)
+    bundle, degraded = model_for_request(), state().live.degraded
+    return json_response(bundle.metadata | ({"degraded": degraded} if degraded else {}), version=bundle.version)
 
 metrics_api = Blueprint("metrics", __name__)
 
