@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from test_tune import clean_env
 
-SUBMISSION = ROOT / "nbs" / "09_submission.ipynb"
+SUBMISSION = ROOT / "nbs" / "10_submission.ipynb"
 NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if not p.name.startswith(("_", ".")))
 # an absolute path of a machine: a root folder that holds homes, checkouts or temporary files, then more path
 MACHINE_PATH = re.compile(r"(?<![\w.:/-])/(?:home|root|tmp|work|Users|var|opt|srv|mnt|private|builds|runner)/[\w.-]+")
