@@ -175,7 +175,7 @@ def test_no_model_reply_names_no_server_path(start_server, tmp_path):
 
 
 def test_a_broken_pointer_never_reaches_a_request(start_server, model_home):
-    server = start_server(home=model_home, env={"SPACESHIP_MODEL_POLL_SECONDS": "0"}).wait("/health/ready")
+    server = start_server(home=model_home, env={"SPACESHIP_MODEL_POLL_SECONDS": "0"}).wait("/health/ready").wait_for_workers(2)
     version = (model_home / "model/CURRENT").read_text().strip()
     (model_home / "model/CURRENT").write_bytes(b"\xff\xfe not a version")
     for _ in range(40):  # both workers, many polls
