@@ -8,7 +8,7 @@ __all__ = ['BLANKS', 'NUMBER', 'PRINTABLE', 'text_rule', 'BOOL_COLUMNS', 'BOOL_S
            'Column', 'first_duplicate', 'travel_group', 'file_lines', 'read_csv', 'validate_passengers', 'CHUNK_ROWS',
            'load_passengers', 'read_passengers', 'whole_group_chunks', 'Passenger', 'read_json', 'record_columns',
            'CAT_FEATURES', 'CAT_POSITIONS', 'DECK_HOME', 'FEATURE_SOURCES', 'FEATURES', 'MISSING', 'NUM_FEATURES',
-           'add_features', 'fingerprint', 'model_input', 'passenger_columns', 'reference_statistics',
+           'SMALL_BATCH', 'add_features', 'fingerprint', 'model_input', 'passenger_columns', 'reference_statistics',
            'SUBMISSION_HEADER', 'explanation_rows', 'submission_header', 'submission_rows', 'make_passengers',
            'synthetic_passengers']
 
@@ -20,7 +20,7 @@ from .csv import file_lines, read_csv, validate_passengers
 from .groups import CHUNK_ROWS, load_passengers, read_passengers, whole_group_chunks
 from .json import Passenger, read_json, record_columns
 from .features import (CAT_FEATURES, CAT_POSITIONS, DECK_HOME, FEATURE_SOURCES, FEATURES, MISSING, NUM_FEATURES,
-                                         add_features, fingerprint, model_input, passenger_columns, reference_statistics)
+                                         SMALL_BATCH, add_features, fingerprint, model_input, passenger_columns, reference_statistics)
 from .outputs import SUBMISSION_HEADER, explanation_rows, submission_header, submission_rows
 from .synthetic import make_passengers, synthetic_passengers
 
@@ -28,6 +28,6 @@ _all_ = ["BLANKS", "NUMBER", "PRINTABLE", "text_rule", "BOOL_COLUMNS", "BOOL_SPE
          "SCHEMA", "SPEND_COLUMNS", "TARGET", "TEXT_COLUMNS", "Column", "first_duplicate", "travel_group",
          "file_lines", "read_csv", "validate_passengers", "CHUNK_ROWS", "load_passengers", "read_passengers", "whole_group_chunks",
          "Passenger", "read_json", "record_columns", "CAT_FEATURES", "CAT_POSITIONS", "DECK_HOME", "FEATURE_SOURCES", "FEATURES",
-         "MISSING", "NUM_FEATURES", "add_features", "fingerprint", "model_input", "passenger_columns", "reference_statistics",
+         "MISSING", "NUM_FEATURES", "SMALL_BATCH", "add_features", "fingerprint", "model_input", "passenger_columns", "reference_statistics",
          "SUBMISSION_HEADER", "explanation_rows", "submission_header", "submission_rows", "make_passengers",
          "synthetic_passengers"]

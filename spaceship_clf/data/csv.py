@@ -20,7 +20,7 @@ from ..core import DataError, UnreadableInputError, get_logger
 from .schema import BOOL_SPELLINGS, ID, RAW_COLUMNS, SCHEMA, TARGET, Column, first_duplicate, text_rule
 
 # %% auto #0
-__all__ = ['log', 'HEADER_LIMIT', 'file_lines', 'validate_passengers', 'read_csv']
+__all__ = ['log', 'HEADER_LIMIT', 'BLOCK_BYTES', 'file_lines', 'validate_passengers', 'read_csv']
 
 # %% ../../nbs/01_data/01_csv.ipynb #c93638b2
 log = get_logger("data")
@@ -200,10 +200,12 @@ def _header(line: bytes, source: str) -> list[str]:
                         [{"field": twice, "problem": "a repeated column", "type": "duplicate_column"}])
     return names
 
+BLOCK_BYTES = 1 << 20  # what Arrow's streaming reader parses at a time; it reads several ahead, so this bounds its memory
+
 def _open_arrow(rows, names: list[str], schema: pa.Schema):
     "Arrow's streaming reader over the rows; no rows at all reads as an empty stream."
     try:
-        return pa_csv.open_csv(rows, read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
+        return pa_csv.open_csv(rows, read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
                                convert_options=pa_csv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""]))
     except pa.ArrowInvalid as e:
         # "Empty CSV" is how Arrow says "no rows after the header" (a stream cannot be peeked to ask first)

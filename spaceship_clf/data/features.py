@@ -16,7 +16,7 @@ from .schema import (BOOL_COLUMNS, CATEGORY_COLUMNS, ID, NUMBER_COLUMNS, RAW_COL
                                        TEXT_COLUMNS, travel_group)
 
 # %% auto #0
-__all__ = ['MISSING', 'DECK_HOME', 'CAT_FEATURES', 'NUM_FEATURES', 'FEATURES', 'CAT_POSITIONS', 'SMALL_BATCH', 'FEATURE_SOURCES',
+__all__ = ['MISSING', 'SMALL_BATCH', 'DECK_HOME', 'CAT_FEATURES', 'NUM_FEATURES', 'FEATURES', 'CAT_POSITIONS', 'FEATURE_SOURCES',
            'passenger_columns', 'add_features', 'model_input', 'reference_statistics', 'fingerprint']
 
 # %% ../../nbs/01_data/04_features.ipynb #c49e431a
@@ -31,13 +31,22 @@ def passenger_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 # %% ../../nbs/01_data/04_features.ipynb #e32a22b2
 MISSING = "missing"  # CatBoost rejects NaN in categorical features: missing is a category of its own
+SMALL_BATCH = 64  # up to this many rows the helpers loop in Python (a call costs ~1 us); above, whole-array kernels (~60 ns a row)
 
-def _codes(values) -> tuple[np.ndarray, pa.Array]:
-    """Codes (0, 1, ... in order of first appearance; -1 where missing) and the distinct values of a text key (None or
-    NaN = missing): one Arrow hash pass, through the array's own methods (~12 us a call, ~60 ns a row)."""
+def _is_missing(values: np.ndarray) -> np.ndarray:
+    "Where an object array holds None or NaN."
+    if values.size > SMALL_BATCH: return pd.isna(values)
+    return np.array([v is None or v != v for v in values.ravel()], dtype=bool).reshape(values.shape)
+
+def _codes(values) -> tuple[np.ndarray, list]:
+    """Codes (0, 1, ... in order of first appearance; -1 where missing) and the distinct values of a key (None or NaN =
+    missing): a dict for a few rows, else one Arrow hash pass through the array's own methods (~60 ns a row)."""
+    if len(values) <= SMALL_BATCH:
+        seen: dict = {}
+        return np.array([-1 if v is None or v != v else seen.setdefault(v, len(seen)) for v in values], dtype=np.int64), list(seen)
     encoded = pa.array(values, type=pa.string(), from_pandas=True).dictionary_encode()
     codes = encoded.indices.fill_null(-1) if encoded.indices.null_count else encoded.indices
-    return codes.to_numpy(), encoded.dictionary
+    return codes.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
 
 def _counts(codes: np.ndarray) -> np.ndarray:
     "For each row, how many rows share its key (NaN where the key is missing: code -1)."
@@ -64,23 +73,24 @@ def _fill_from_group(values: np.ndarray, missing: np.ndarray, group: np.ndarray,
 
 DECK_HOME = {"A": "Europa", "B": "Europa", "C": "Europa", "T": "Europa", "G": "Earth"}  # decks with one home planet (EDA)
 
-def _cabin_parts(codes: np.ndarray, cabins: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _cabin_parts(codes: np.ndarray, cabins: list) -> tuple[np.ndarray, np.ndarray]:
     "Deck, side and the home planet the deck implies (rows x 3), and the cabin number: each distinct cabin is split once."
-    parts = [c.split("/") for c in cabins.to_pylist()]
+    parts = [c.split("/") for c in cabins]
     table = np.array([(deck, side, DECK_HOME.get(deck)) for deck, _, side in parts] + [(None, None, None)], dtype=object)
     numbers = np.array([float(number) for _, number, _ in parts] + [np.nan])
     return table[codes], numbers[codes]  # code -1 (no cabin) picks the last, missing, row
 
 def _positions(ids) -> np.ndarray:
     "The `pp` of each `gggg_pp` as a float, read from the last two bytes of each id (ids are validated ASCII)."
+    if len(ids) <= SMALL_BATCH: return np.array([float(i[-2:]) for i in ids])
     ends = np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
     digits = np.frombuffer("".join(ids).encode("ascii"), dtype=np.uint8)
     return (digits[ends - 2] * 10.0 + digits[ends - 1]) - 528.0  # 528 = 48 * 10 + 48, the code of "0" twice
 
 def _mates_sharing(group: np.ndarray, key_codes: np.ndarray) -> np.ndarray:
     "For each row, how many rows of its travel group share its key (NaN where the key is missing)."
-    pair = group.astype(np.int64) * (int(key_codes.max(initial=0)) + 2) + key_codes + 1
-    counts = _counts(np.unique(pair, return_inverse=True)[1].reshape(-1))
+    pair = group * (int(key_codes.max(initial=0)) + 2) + key_codes + 1
+    counts = _counts(_codes(pair)[0] if len(pair) <= SMALL_BATCH else np.unique(pair, return_inverse=True)[1].reshape(-1))
     counts[key_codes < 0] = np.nan
     return counts
 
@@ -94,9 +104,9 @@ CAT_POSITIONS = list(range(len(CAT_FEATURES)))  # where the categorical features
 def _shared_with_group(p, group, position, cabin) -> np.ndarray:
     "Home planet, deck and side (rows x 3), missing ones taken from the deck's planet and from travel-group mates, else MISSING."
     shared = np.array([p["HomePlanet"], cabin[:, 0], cabin[:, 1]], dtype=object).T
-    by_deck = pd.isna(shared[:, 0]) & (cabin[:, 2] != None)  # noqa: E711 (elementwise)
+    by_deck = _is_missing(shared[:, 0]) & ~_is_missing(cabin[:, 2])
     shared[by_deck, 0] = cabin[by_deck, 2]  # decks A, B, C and T carry only Europa passengers, deck G only Earth's
-    filled, still = _fill_from_group(shared, pd.isna(shared), group, position)
+    filled, still = _fill_from_group(shared, _is_missing(shared), group, position)
     return np.where(still, MISSING, filled)
 
 def _spending(p) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +129,7 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     spend, cryo = _spending(p)
     all_unknown = np.isnan(spend).all(axis=1)
     total = np.nansum(spend, axis=1)
-    f = {"HomePlanet": shared[:, 0], "Destination": np.where(pd.isna(destination), MISSING, destination),
+    f = {"HomePlanet": shared[:, 0], "Destination": np.where(_is_missing(destination), MISSING, destination),
          "Deck": shared[:, 1], "Side": shared[:, 2], "CryoSleep": cryo, "VIP": np.asarray(p["VIP"], dtype="float64"),
          "Age": np.asarray(p["Age"], dtype="float64"), **{c: spend[:, i] for i, c in enumerate(SPEND_COLUMNS)},
          "TotalSpend": np.where(all_unknown, np.nan, total),  # unknown is not "spent nothing"
@@ -130,13 +140,11 @@ def add_features(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     f["Solo"] = (f["GroupSize"] == 1).astype("float64")
     return {name: f[name] for name in FEATURES}
 
-SMALL_BATCH = 64  # below this many rows a plain object matrix is ~5x cheaper for CatBoost than a DataFrame; above, 2x dearer
-
 def model_input(p: Mapping[str, np.ndarray]) -> pd.DataFrame | np.ndarray:
     "The model's input from validated passenger columns: `FEATURES` in order, a DataFrame (an object matrix for a few rows)."
     f = add_features(p)
     n = len(f[FEATURES[0]])
-    if n > SMALL_BATCH: return pd.DataFrame(f, columns=FEATURES)
+    if n > SMALL_BATCH: return pd.DataFrame(f, columns=FEATURES)  # for a few rows a plain object matrix is ~5x cheaper for CatBoost
     matrix = np.empty((n, len(FEATURES)), dtype=object)
     for j, name in enumerate(FEATURES): matrix[:, j] = f[name]
     return matrix

@@ -28,7 +28,7 @@ def _last_group_start(ids: np.ndarray) -> int:
     return int(others[-1]) + 1 if len(others) else len(ids)  # one group fills the chunk: cut it rather than hold the file
 
 log = get_logger("data")
-CHUNK_ROWS = 200_000  # rows read, checked and predicted at a time by every batch path (any Kaggle file is one chunk)
+CHUNK_ROWS = 50_000  # rows read, checked and predicted at a time by every batch path (any Kaggle file is one chunk)
 
 def whole_group_chunks(frames,  # validated passenger frames in file order (e.g. `read_csv` chunks after validation)
                        chunk_rows: int,  # a chunk is cut once it holds at least this many rows
