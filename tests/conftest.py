@@ -15,6 +15,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need(available: bool, reason: str):
+    "Skip the calling test when a tool it needs is missing, but fail it under CI (CI=true): CI installs every tool."
+    if not available:
+        if IN_CI: pytest.fail(f"{reason}; CI=true, where .ci/run installs it, so this is a failure")
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -120,3 +128,23 @@ def api_server(trained_home, tmp_path_factory):
         yield server.wait("/health/ready")
     finally:
         server.stop()
+
+
+class Image:
+    "The project's image built from a clean clone: its `tag`, the build's `seconds`, the `clone` it came from."
+    def __init__(self, tag: str, seconds: float, clone: Path):
+        self.tag, self.seconds, self.clone = tag, seconds, clone
+
+
+@pytest.fixture(scope="session")
+def project_image(tmp_path_factory) -> Image:
+    "The Dockerfile built once per session with podman from a clean clone of the committed tree; removed afterwards."
+    import containers
+    need(containers.unusable() is None, f"podman cannot run here: {containers.unusable()}")
+    clone = containers.clean_clone(ROOT, tmp_path_factory.mktemp("image") / "spaceship-clf")
+    tag = f"localhost/spaceship-clf:test-{os.getpid()}"
+    seconds = containers.build(clone, tag)
+    print(f"\nbuilt {tag} in {seconds:.0f} s: {containers.own_layers_mb(tag):.0f} MB above the base")
+    yield Image(tag, seconds, clone)
+    containers.podman("rmi", "-f", tag, check=False)
+    containers.podman("image", "prune", "-f", check=False)  # the build's intermediate layers too (the bases stay)
