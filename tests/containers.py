@@ -9,9 +9,11 @@ settings, the stand-in base images and the project's image.
 - Outbound TLS is re-signed by a local CA: a step that runs pip gets the host's CA bundle and a pip.conf naming it as
   bind mounts (`TLS_MOUNTS`), which never stay in an image.
 """
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from functools import cache
 from pathlib import Path
@@ -20,9 +22,10 @@ STATE = Path(os.environ.get("SPACESHIP_CONTAINERS_STATE", "/var/tmp/spaceship-cl
 MINBASE = "localhost/spaceship-clf/debian-minbase:bookworm"
 PYTHON_BASE = "docker.io/library/python:3.11-slim"  # named fully: podman resolves no short names here
 STOCK_DEBIAN = "localhost/spaceship-clf/debian-stock:12"
-NGINX_BASE = "localhost/spaceship-clf/debian-nginx:12"  # Debian's nginx, for the compose front
+FRONT_STANDIN = "localhost/spaceship-clf/nginx-standin:12"  # Debian's nginx in place of the compose front's official image
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 MIRROR = "http://deb.debian.org/debian"
+PODMAN_COMPOSE = "podman-compose==1.6.0"
 
 # what each local base adds to the minbase (a Containerfile body after FROM)
 BASES = {
@@ -33,9 +36,23 @@ BASES = {
 CMD ["python3"]""",
     STOCK_DEBIAN: """RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates \\
  && rm -rf /var/lib/apt/lists/* && test -f /usr/lib/python3.11/EXTERNALLY-MANAGED""",
-    NGINX_BASE: """RUN apt-get update && apt-get install -y --no-install-recommends nginx-light gettext-base \\
- && rm -rf /var/lib/apt/lists/*""",
+    FRONT_STANDIN: """RUN apt-get update && apt-get install -y --no-install-recommends nginx-light gettext-base \\
+ && rm -rf /var/lib/apt/lists/*
+COPY docker-entrypoint.sh /
+ENTRYPOINT ["sh", "/docker-entrypoint.sh"]""",
 }
+# files beside a base's Containerfile
+BASE_FILES = {FRONT_STANDIN: {"docker-entrypoint.sh": r"""# What the official nginx image does with a template before it starts (15-local-resolvers.envsh and
+# 20-envsubst-on-templates.sh): the nameservers of /etc/resolv.conf as NGINX_LOCAL_RESOLVERS, then each
+# /etc/nginx/templates/*.template with the environment's variables substituted, into NGINX_ENVSUBST_OUTPUT_DIR.
+set -eu
+NGINX_LOCAL_RESOLVERS=$(awk 'BEGIN{ORS=" "} $1=="nameserver" {print $2}' /etc/resolv.conf); export NGINX_LOCAL_RESOLVERS
+defined=$(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
+for template in /etc/nginx/templates/*.template; do
+  envsubst "$defined" < "$template" > "${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/conf.d}/$(basename "$template" .template)"
+done
+exec nginx -g 'daemon off;'
+"""}}
 
 
 def _write(path: Path, text: str) -> Path:
@@ -74,6 +91,15 @@ def unusable() -> str | None:
     return None if info.returncode == 0 else f"podman info failed: {info.stderr.strip()[-300:]}"
 
 
+def podman_compose() -> str:
+    "podman-compose (pip), in a venv of its own under `STATE`, installed on first use."
+    exe = STATE / "podman-compose" / "bin" / "podman-compose"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(exe.parents[1])], check=True, timeout=120)
+        subprocess.run([str(exe.parent / "pip"), "install", "--quiet", PODMAN_COMPOSE], check=True, capture_output=True, timeout=600)
+    return str(exe)
+
+
 def exists(image: str) -> bool:
     return podman("image", "exists", image, check=False).returncode == 0
 
@@ -91,11 +117,14 @@ def _minbase() -> str:
 
 
 def base(image: str) -> str:
-    "One of `BASES`, built from the minbase when this machine does not have it yet."
-    if not exists(image):
+    "One of `BASES`, built from the minbase unless this machine has it from the same recipe (a label says which)."
+    files = {"Containerfile": f"FROM {_minbase()}\n{BASES[image]}\n", **BASE_FILES.get(image, {})}
+    recipe = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:16]
+    label = podman("image", "inspect", "--format", '{{index .Labels "spaceship.recipe"}}', image, check=False).stdout.strip()
+    if label != recipe:
         folder = STATE / "bases" / image.rsplit("/", 1)[-1].replace(":", "-")
-        _write(folder / "Containerfile", f"FROM {_minbase()}\n{BASES[image]}\n")
-        podman("build", "--format", "docker", "-t", image, str(folder), timeout=900)
+        for name, text in files.items(): _write(folder / name, text)
+        podman("build", "--format", "docker", "--label", f"spaceship.recipe={recipe}", "-t", image, str(folder), timeout=900)
     return image
 
 
