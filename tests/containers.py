@@ -23,6 +23,7 @@ MINBASE = "localhost/spaceship-clf/debian-minbase:bookworm"
 PYTHON_BASE = "docker.io/library/python:3.11-slim"  # named fully: podman resolves no short names here
 STOCK_DEBIAN = "localhost/spaceship-clf/debian-stock:12"
 FRONT_STANDIN = "localhost/spaceship-clf/nginx-standin:12"  # Debian's nginx in place of the compose front's official image
+PROMETHEUS_STANDIN = "localhost/spaceship-clf/prometheus-standin:12"  # Debian's prometheus in place of prom/prometheus
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 MIRROR = "http://deb.debian.org/debian"
 PODMAN_COMPOSE = "podman-compose==1.6.0"
@@ -40,6 +41,8 @@ CMD ["python3"]""",
  && rm -rf /var/lib/apt/lists/*
 COPY docker-entrypoint.sh /
 ENTRYPOINT ["sh", "/docker-entrypoint.sh"]""",
+    PROMETHEUS_STANDIN: """RUN apt-get update && apt-get install -y --no-install-recommends prometheus && rm -rf /var/lib/apt/lists/*
+ENTRYPOINT ["/usr/bin/prometheus"]""",
 }
 # files beside a base's Containerfile
 BASE_FILES = {FRONT_STANDIN: {"docker-entrypoint.sh": r"""# What the official nginx image does with a template before it starts (15-local-resolvers.envsh and

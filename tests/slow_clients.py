@@ -69,29 +69,32 @@ def address(url: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class SlowHeaders(threading.Thread):
-    """`n` connections that each send a request's header one byte every `interval` seconds, reconnecting when the
-    server closes them, until `stop()`. `closed` counts the connections the server cut off."""
-    HEADER = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 4000
+class SlowClients(threading.Thread):
+    """`n` connections that each trickle a request one byte every `interval` seconds, reconnecting when the server
+    closes them, until `stop()`: `kind` "headers" trickles the header, "body" sends the header at once and trickles the
+    body. `closed` counts the connections the server cut off, `sent` the bytes trickled."""
+    HEADER = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
 
-    def __init__(self, url: str, n: int = 50, interval: float = 2.0):
+    def __init__(self, url: str, n: int = 50, interval: float = 2.0, kind: str = "headers"):
         super().__init__(daemon=True)
-        self.addr, self.n, self.interval = address(url), n, interval
+        self.addr, self.n, self.interval, self.kind = address(url), n, interval, kind
         self.halt, self.closed, self.sent = threading.Event(), 0, 0
 
-    def connect(self) -> list:
-        s = socket.create_connection(self.addr, timeout=5); s.setblocking(False)
-        return [s, 0]
+    def connect(self) -> socket.socket:
+        s = socket.create_connection(self.addr, timeout=5)
+        s.sendall(self.HEADER + (b"Content-Length: 1000000\r\n\r\n" if self.kind == "body" else b""))
+        s.setblocking(False)
+        return s
 
     def run(self):
         conns = [self.connect() for _ in range(self.n)]
         while not self.halt.wait(self.interval):
-            for c in conns:
+            for i, s in enumerate(conns):
                 try:
-                    c[0].send(self.HEADER[c[1] % len(self.HEADER):][:1]); c[1] += 1; self.sent += 1
+                    s.send(b"X" if self.kind == "headers" else b"P"); self.sent += 1  # a header line that never ends, or body
                 except OSError:  # closed by the server: come back, as an attacker would
-                    self.closed += 1; c[0].close(); c[:] = self.connect()
-        for c in conns: c[0].close()
+                    self.closed += 1; s.close(); conns[i] = self.connect()
+        for s in conns: s.close()
 
     def stop(self):
         self.halt.set(); self.join(timeout=10)

@@ -82,6 +82,13 @@ def model_requests(metrics: str) -> float:
                if line.startswith("spaceship_http_requests_total{") and 'endpoint="/model"' in line)
 
 
+def up_targets(prometheus: str) -> set[str]:
+    "Addresses of the API targets Prometheus discovered and scraped successfully."
+    reply = answer(prometheus, "/api/v1/targets")
+    targets = reply.json()["data"]["activeTargets"] if reply is not None and reply.status_code == 200 else []
+    return {t["discoveredLabels"]["__address__"] for t in targets if t["labels"]["job"] == "spaceship-api" and t["health"] == "up"}
+
+
 def served_versions(replicas: list[str]) -> set:
     "The model version each replica serves now (None: not ready), asked directly on its address."
     passenger = {"PassengerId": "0013_01", "CryoSleep": True}
@@ -93,21 +100,24 @@ def served_versions(replicas: list[str]) -> set:
 def stack(project_image, tmp_path):
     "The compose project on a clean clone, torn down with its volumes and network afterwards."
     need(containers.unusable() is None, f"podman cannot run here: {containers.unusable()}")
-    front_image = containers.base(containers.FRONT_STANDIN)
+    front_image, prometheus_image = containers.base(containers.FRONT_STANDIN), containers.base(containers.PROMETHEUS_STANDIN)
     folder = containers.clean_clone(ROOT, tmp_path / "spaceship-clf")
     make_passengers(600, seed=1).to_csv(folder / "data" / "train.csv", index=False)
-    port = free_port()
+    port, prometheus_port = free_port(), free_port()
     override = f"""services:
   front:
     image: {front_image}
     ports: !override ["127.0.0.1:{port}:80"]
+  prometheus:
+    image: {prometheus_image}
+    ports: !override ["127.0.0.1:{prometheus_port}:9090"]
   api:
     image: {project_image.tag}
   train:
     image: {project_image.tag}
 """
     compose = Compose(folder, override, f"spaceship-test-{secrets.token_hex(4)}")
-    compose.url = f"http://127.0.0.1:{port}"
+    compose.url, compose.prometheus = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{prometheus_port}"
     try:
         yield compose
     finally:
@@ -115,11 +125,14 @@ def stack(project_image, tmp_path):
 
 
 def test_scaled_behind_the_front_and_promotion_reaches_every_replica(stack):
-    stack("up", "-d", "--scale", f"api={REPLICAS}", "api", "front")
+    stack("up", "-d", "--scale", f"api={REPLICAS}", "api", "front", "prometheus")
     replicas = stack.containers("api")
     assert len(replicas) == REPLICAS, replicas
     assert wait_for(lambda: (r := answer(stack.url)) is not None and r.status_code == 200, 90), podman("logs", stack.containers("front")[0]).stderr
     assert served_versions(replicas) == {None}  # no model yet
+    # monitoring/prometheus.yml's DNS service discovery finds every replica on compose's network
+    scraped = wait_for(lambda: len(up_targets(stack.prometheus)) == REPLICAS and up_targets(stack.prometheus), 90, every=2)
+    assert scraped == {f"{ip(c)}:5000" for c in replicas}, up_targets(stack.prometheus)
 
     stack("--profile", "train", "run", "--rm", "train", "spaceship-clf", "train", "--dataset=/input/train.csv", "--cv-folds=0")
     first = wait_for(lambda: (v := served_versions(replicas)) != {None} and len(v) == 1 and v, 20)

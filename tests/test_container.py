@@ -53,7 +53,7 @@ def scratch():
     prefix = f"spaceship-test-{uuid.uuid4().hex[:8]}"
     yield prefix
     names = podman("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split()
-    for name in [n for n in names if n.startswith(prefix)]: podman("rm", "-f", name, check=False)
+    for name in [n for n in names if n.startswith(prefix)]: podman("rm", "-f", "-v", name, check=False)  # -v: its anonymous volumes too
     for volume in podman("volume", "ls", "--format", "{{.Name}}", check=False).stdout.split():
         if volume.startswith(prefix): podman("volume", "rm", "-f", volume, check=False)
 

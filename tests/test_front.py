@@ -11,7 +11,7 @@ Bounded: at most 52 connections at once, each test well under 60 s.
 import pytest
 
 from conftest import free_port, need
-from slow_clients import (NGINX, Front, LivenessWatch, SlowHeaders, front_timeouts, latencies, percentile,
+from slow_clients import (NGINX, Front, LivenessWatch, SlowClients, front_timeouts, latencies, percentile,
                           seconds_until_closed, upload_csv)
 from spaceship_clf.core import get_settings
 from spaceship_clf.data import make_passengers
@@ -49,7 +49,7 @@ def closing_timeouts(name: str) -> dict[str, float]:
 
 def test_slow_headers_do_not_delay_a_well_behaved_client(target):
     name, url = target
-    attack = SlowHeaders(url, n=50, interval=2.0)
+    attack = SlowClients(url, n=50, interval=2.0, kind="headers")
     attack.start()
     try:
         measured = latencies(url, seconds=8)
