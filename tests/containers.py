@@ -45,17 +45,18 @@ ENTRYPOINT ["sh", "/docker-entrypoint.sh"]""",
 ENTRYPOINT ["/usr/bin/prometheus"]""",
 }
 # files beside a base's Containerfile
-BASE_FILES = {FRONT_STANDIN: {"docker-entrypoint.sh": r"""# What the official nginx image does with a template before it starts (15-local-resolvers.envsh and
-# 20-envsubst-on-templates.sh): the nameservers of /etc/resolv.conf as NGINX_LOCAL_RESOLVERS, then each
-# /etc/nginx/templates/*.template with the environment's variables substituted, into NGINX_ENVSUBST_OUTPUT_DIR.
+BASE_FILES = {FRONT_STANDIN: {"docker-entrypoint.sh": r"""# What the official nginx image's entrypoint does before it starts nginx: source the executable
+# /docker-entrypoint.d/*.envsh, then write each /etc/nginx/templates/*.template with the environment's variables
+# substituted (20-envsubst-on-templates.sh) into NGINX_ENVSUBST_OUTPUT_DIR.
 set -eu
-NGINX_LOCAL_RESOLVERS=$(awk 'BEGIN{ORS=" "} $1=="nameserver" {print $2}' /etc/resolv.conf); export NGINX_LOCAL_RESOLVERS
+for f in /docker-entrypoint.d/*.envsh; do [ -x "$f" ] && . "$f"; done
 defined=$(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
 for template in /etc/nginx/templates/*.template; do
   envsubst "$defined" < "$template" > "${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/conf.d}/$(basename "$template" .template)"
 done
 exec nginx -g 'daemon off;'
 """}}
+
 
 
 def _write(path: Path, text: str) -> Path:

@@ -36,7 +36,7 @@ class Front:
     def __init__(self, folder: Path, api: str, port: int, max_body: int):
         self.folder, self.port, self.url = folder, port, f"http://127.0.0.1:{port}"
         (folder / "logs").mkdir(parents=True, exist_ok=True)
-        config = render_front_config({"SPACESHIP_MAX_CSV_BYTES": max_body, "NGINX_LOCAL_RESOLVERS": "127.0.0.1",
+        config = render_front_config({"SPACESHIP_MAX_CSV_BYTES": max_body, "NGINX_RESOLVER": "127.0.0.1",
                                       "NGINX_PORT": f"127.0.0.1:{port}", "API_ADDRESS": api})
         config = config.replace("/var/log/nginx/", f"{folder}/logs/")  # the paths of this run, not the system's
         (folder / "nginx.conf").write_text(config)
