@@ -121,7 +121,10 @@ def stack(project_image, tmp_path):
     try:
         yield compose
     finally:
-        compose("down", "-v", timeout=300)
+        compose("--profile", "train", "down", "-v", timeout=300)
+        label = f"label=com.docker.compose.project={compose.name}"  # what podman-compose's down leaves: volumes, the network
+        podman("volume", "prune", "-f", "--filter", label, check=False)
+        podman("network", "prune", "-f", "--filter", label, check=False)
 
 
 def test_scaled_behind_the_front_and_promotion_reaches_every_replica(stack):

@@ -35,4 +35,5 @@ def test_readme_setup_on_stock_debian(tmp_path):
     found = dict(re.findall(r"^([A-Z_]+)=(.*)$", done.stdout, re.M))
     assert found["RESULT_LINES"] == "201" and found["HEADER"] == "PassengerId,Transported", out[-2000:]
     assert found["MARKER"] == "kept" and found["SYSTEM_POETRY"] == "no" and found["SYSTEM_SITE"] == "clean", found
-    print(f"\nstock Debian 12: .ci/install took {found['SETUP_SECONDS']} s from a clean clone")
+    how = "poetry install" if "installed with poetry install" in out else "the pip fallback"
+    print(f"\nstock Debian 12: .ci/install took {found['SETUP_SECONDS']} s from a clean clone ({how})")
