@@ -30,6 +30,8 @@ def test_compose_defaults_are_safe():
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
     published = {name for name, s in services.items() if s.get("ports") and name not in {"prometheus", "grafana", "dashboard"}}
     assert published == {"front"} and "ports" not in services["api"]
+    front = services["front"]["image"]
+    assert front.startswith("nginx:") and not front.endswith((":latest", ":stable", ":mainline")), front  # pinned
     for name in ("prometheus", "grafana", "dashboard"):  # the side services listen on the host's loopback only
         assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"]), name
     assert "build" in services["train"] and services["train"]["image"] == services["api"]["image"]
