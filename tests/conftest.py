@@ -130,6 +130,21 @@ def api_server(trained_home, tmp_path_factory):
         server.stop()
 
 
+FIGURES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def report():
+    "`report(line)`: a figure a test measured, printed in the session's summary (pytest hides a passing test's output)."
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures measured")
+        for line in FIGURES: terminalreporter.write_line(line)
+
+
 class Image:
     "The project's image built from a clean clone: its `tag`, the build's `seconds`, the `clone` it came from."
     def __init__(self, tag: str, seconds: float, clone: Path):
@@ -137,14 +152,14 @@ class Image:
 
 
 @pytest.fixture(scope="session")
-def project_image(tmp_path_factory) -> Image:
+def project_image(tmp_path_factory, report) -> Image:
     "The Dockerfile built once per session with podman from a clean clone of the committed tree; removed afterwards."
     import containers
     need(containers.unusable() is None, f"podman cannot run here: {containers.unusable()}")
     clone = containers.clean_clone(ROOT, tmp_path_factory.mktemp("image") / "spaceship-clf")
     tag = f"localhost/spaceship-clf:test-{os.getpid()}"
     seconds = containers.build(clone, tag)
-    print(f"\nbuilt {tag} in {seconds:.0f} s: {containers.own_layers_mb(tag):.0f} MB above the base")
+    report(f"image: built in {seconds:.0f} s from a clean clone, {containers.own_layers_mb(tag):.0f} MB above the base")
     yield Image(tag, seconds, clone)
     containers.podman("rmi", "-f", tag, check=False)
     containers.podman("image", "prune", "-f", check=False)  # the build's intermediate layers too (the bases stay)

@@ -128,11 +128,12 @@ class LivenessWatch(threading.Thread):
         last = time.monotonic()
         while not self.halt.is_set():
             try:
-                if requests.get(self.url + "/health/live", timeout=2).status_code == 200:
-                    self.answers += 1; last = time.monotonic()
+                ok = requests.get(self.url + "/health/live", timeout=2).status_code == 200
             except requests.RequestException:
-                pass
-            self.longest_gap = max(self.longest_gap, time.monotonic() - last)
+                ok = False
+            now = time.monotonic()
+            self.longest_gap = max(self.longest_gap, now - last)  # since the previous answer, this one's wait included
+            if ok: self.answers += 1; last = now
             time.sleep(0.05)
 
     def stop(self) -> float:

@@ -58,7 +58,7 @@ def scratch():
         if volume.startswith(prefix): podman("volume", "rm", "-f", volume, check=False)
 
 
-def test_the_image_holds_the_runtime_only_and_fits_the_budget(project_image):
+def test_the_image_holds_the_runtime_only_and_fits_the_budget(project_image, report):
     image = project_image.tag
     inspected = json.loads(podman("image", "inspect", image).stdout)[0]
     assert inspected["Config"]["User"] == "app" and "/health/ready" in " ".join(inspected["Healthcheck"]["Test"])
@@ -72,11 +72,11 @@ def test_the_image_holds_the_runtime_only_and_fits_the_budget(project_image):
                    "-o -type d \\( -name tests -o -name test \\) \\) -print; ls -d /src /wheels 2>/dev/null; true").stdout.split()
     assert found == [], found
     size = containers.own_layers_mb(image)
-    print(f"\nimage {image}: {size:.0f} MB above the base, built in {project_image.seconds:.0f} s")
+    report(f"image: the Dockerfile's own layers {size:.0f} MB (budget {OWN_LAYERS_BUDGET_MB} MB)")
     assert size <= OWN_LAYERS_BUDGET_MB, f"the Dockerfile's own layers weigh {size:.0f} MB"
 
 
-def test_health_train_predict_and_hot_swap(project_image, scratch):
+def test_health_train_predict_and_hot_swap(project_image, scratch, report):
     image, port = project_image.tag, free_port()
     volume = podman("volume", "create", f"{scratch}-model").stdout.strip()
     api = f"{scratch}-api"
@@ -99,7 +99,7 @@ def test_health_train_predict_and_hot_swap(project_image, scratch):
     start = time.monotonic()
     swapped = wait_until(lambda: (r := predict(url))["model_version"] != first["model_version"] and r, 15, every=0.2)
     assert swapped, "the served model_version did not change after the second one-off train"
-    print(f"\nhot swap: {first['model_version']} -> {swapped['model_version']} served {time.monotonic() - start:.1f} s after the train ended")
+    report(f"image: hot swap served {time.monotonic() - start:.1f} s after the one-off train container ended")
     assert podman("container", "inspect", "--format", "{{.State.Running}}", api).stdout.strip() == "true"
     assert "spaceship-clf train" in reason or "compose run --rm train" in reason, f"the hint names a command the image lacks: {reason}"
 

@@ -47,7 +47,7 @@ def closing_timeouts(name: str) -> dict[str, float]:
     return {"body": serving.io_timeout, "silent": serving.io_timeout, "idle": gunicorn_options(serving)["keepalive"]}
 
 
-def test_slow_headers_do_not_delay_a_well_behaved_client(target):
+def test_slow_headers_do_not_delay_a_well_behaved_client(target, report):
     name, url = target
     attack = SlowClients(url, n=50, interval=2.0, kind="headers")
     attack.start()
@@ -57,6 +57,7 @@ def test_slow_headers_do_not_delay_a_well_behaved_client(target):
         attack.stop()
     assert attack.sent >= 50  # the attack ran meanwhile
     p99 = percentile(measured, 99)
+    report(f"{name}: a well-behaved client's p99 {p99:.1f} ms under 50 slow-header connections")
     assert p99 <= P99_MS, f"{name}: p99 {p99:.1f} ms under 50 slow-header connections ({len(measured)} requests)"
 
 
@@ -72,7 +73,7 @@ def csv_at_the_limit() -> bytes:
     return body
 
 
-def test_an_upload_at_the_limit_leaves_health_answered(target, csv_at_the_limit):
+def test_an_upload_at_the_limit_leaves_health_answered(target, csv_at_the_limit, report):
     name, url = target
     watch = LivenessWatch(url)
     watch.start()
@@ -80,6 +81,7 @@ def test_an_upload_at_the_limit_leaves_health_answered(target, csv_at_the_limit)
         status = upload_csv(url, csv_at_the_limit)
     finally:
         gap = watch.stop()
+    report(f"{name}: /health/live at most {gap:.2f} s without an answer during a {len(csv_at_the_limit):,}-byte upload")
     assert status == 200, f"{name}: a {len(csv_at_the_limit):,}-byte CSV at the limit was answered {status}"
     assert watch.answers > 0 and gap <= 1.0, f"{name}: /health/live unanswered for {gap:.2f} s during the upload"
 

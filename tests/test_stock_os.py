@@ -24,7 +24,7 @@ ls /usr/local/lib/python3*/dist-packages /root/.local/lib 2>/dev/null | grep -q 
 """
 
 
-def test_readme_setup_on_stock_debian(tmp_path):
+def test_readme_setup_on_stock_debian(tmp_path, report):
     need(containers.unusable() is None, f"podman cannot run here: {containers.unusable()}")
     image = containers.base(containers.STOCK_DEBIAN)
     clone = containers.clean_clone(ROOT, tmp_path / "spaceship-clf")
@@ -36,4 +36,4 @@ def test_readme_setup_on_stock_debian(tmp_path):
     assert found["RESULT_LINES"] == "201" and found["HEADER"] == "PassengerId,Transported", out[-2000:]
     assert found["MARKER"] == "kept" and found["SYSTEM_POETRY"] == "no" and found["SYSTEM_SITE"] == "clean", found
     how = "poetry install" if "installed with poetry install" in out else "the pip fallback"
-    print(f"\nstock Debian 12: .ci/install took {found['SETUP_SECONDS']} s from a clean clone ({how})")
+    report(f"stock Debian 12: .ci/install took {found['SETUP_SECONDS']} s from a clean clone ({how})")
