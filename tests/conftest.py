@@ -49,6 +49,22 @@ def model_home(trained_home, tmp_path) -> Path:
     return home
 
 
+def wait_until(check, timeout: float, every: float = 0.5):
+    "The first truthy `check()` within `timeout` seconds, else None."
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (got := check()): return got
+        time.sleep(every)
+    return None
+
+
+def reply(url: str, json=None, timeout: float = 3):
+    "The response to a GET (or a POST of `json`), or None when nothing answered."
+    import requests
+    try: return requests.request("GET" if json is None else "POST", url, json=json, timeout=timeout)
+    except requests.RequestException: return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,19 +5,16 @@ same network, with monitoring/prometheus.yml) finds all three through DNS servic
 
 Images that cannot be pulled here are replaced by an override file this test writes: the project's image built by
 the session, and Debian's nginx running the same deploy/nginx.conf template in place of the official nginx image."""
-import json
 import re
 import secrets
 import subprocess
-import sys
-import time
 
 import pytest
 import requests
 import yaml
 
 import containers
-from conftest import ROOT, free_port, need
+from conftest import ROOT, free_port, need, reply, wait_until
 from containers import podman
 from spaceship_clf.core import get_settings
 from spaceship_clf.data import make_passengers
@@ -65,19 +62,6 @@ def ip(container: str) -> str:
     return podman("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container).stdout.split()[0]
 
 
-def answer(url: str, path: str = "/health/live", **kw):
-    try: return requests.request("POST" if "json" in kw else "GET", url + path, timeout=3, **kw)
-    except requests.RequestException: return None
-
-
-def wait_for(check, timeout: float, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (got := check()): return got
-        time.sleep(every)
-    return None
-
-
 def model_requests(metrics: str) -> float:
     "GET /model requests a replica answered, from its /metrics."
     return sum(float(line.split()[-1]) for line in metrics.splitlines()
@@ -86,15 +70,15 @@ def model_requests(metrics: str) -> float:
 
 def up_targets(prometheus: str) -> set[str]:
     "Addresses of the API targets Prometheus discovered and scraped successfully."
-    reply = answer(prometheus, "/api/v1/targets")
-    targets = reply.json()["data"]["activeTargets"] if reply is not None and reply.status_code == 200 else []
+    r = reply(prometheus + "/api/v1/targets")
+    targets = r.json()["data"]["activeTargets"] if r is not None and r.status_code == 200 else []
     return {t["discoveredLabels"]["__address__"] for t in targets if t["labels"]["job"] == "spaceship-api" and t["health"] == "up"}
 
 
 def served_versions(replicas: list[str]) -> set:
     "The model version each replica serves now (None: not ready), asked directly on its address."
     passenger = {"PassengerId": "0013_01", "CryoSleep": True}
-    return {(r.json().get("model_version") if (r := answer(f"http://{ip(c)}:5000", "/predict", json=passenger)) is not None
+    return {(r.json().get("model_version") if (r := reply(f"http://{ip(c)}:5000/predict", json=passenger)) is not None
              and r.status_code == 200 else None) for c in replicas}
 
 
@@ -133,21 +117,21 @@ def test_scaled_behind_the_front_and_promotion_reaches_every_replica(stack):
     stack("up", "-d", "--scale", f"api={REPLICAS}", "api", "front", "prometheus")
     replicas = stack.containers("api")
     assert len(replicas) == REPLICAS, replicas
-    assert wait_for(lambda: (r := answer(stack.url)) is not None and r.status_code == 200, 90), podman("logs", stack.containers("front")[0]).stderr
+    assert wait_until(lambda: (r := reply(stack.url + "/health/live")) is not None and r.status_code == 200, 90), podman("logs", stack.containers("front")[0]).stderr
     assert served_versions(replicas) == {None}  # no model yet
     # monitoring/prometheus.yml's DNS service discovery finds every replica on compose's network
-    scraped = wait_for(lambda: len(up_targets(stack.prometheus)) == REPLICAS and up_targets(stack.prometheus), 90, every=2)
+    scraped = wait_until(lambda: len(up_targets(stack.prometheus)) == REPLICAS and up_targets(stack.prometheus), 90, every=2)
     assert scraped == {f"{ip(c)}:5000" for c in replicas}, up_targets(stack.prometheus)
 
     stack("--profile", "train", "run", "--rm", "train", "spaceship-clf", "train", "--dataset=/input/train.csv", "--cv-folds=0")
-    first = wait_for(lambda: (v := served_versions(replicas)) != {None} and len(v) == 1 and v, 20)
+    first = wait_until(lambda: (v := served_versions(replicas)) != {None} and len(v) == 1 and v, 20)
     assert first, f"not every replica serves the new model: {served_versions(replicas)}"
 
     # through the front, requests reach every replica (each counts what it answered in /metrics)
     for _ in range(60): requests.get(stack.url + "/model", timeout=5).raise_for_status()
-    counted = {c: model_requests(answer(f"http://{ip(c)}:5000", "/metrics").text) for c in replicas}
+    counted = {c: model_requests(reply(f"http://{ip(c)}:5000/metrics").text) for c in replicas}
     assert all(counted.values()), f"replicas the front never used: {counted}"
 
     stack("--profile", "train", "run", "--rm", "train", "spaceship-clf", "train", "--dataset=/input/train.csv", "--cv-folds=0")
-    second = wait_for(lambda: (v := served_versions(replicas)) != first and len(v) == 1 and v, 20)
+    second = wait_until(lambda: (v := served_versions(replicas)) != first and len(v) == 1 and v, 20)
     assert second and second != first, f"a promotion did not reach every replica: {served_versions(replicas)}"

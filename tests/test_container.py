@@ -15,7 +15,7 @@ import pytest
 import requests
 
 import containers
-from conftest import ROOT, free_port, need
+from conftest import ROOT, free_port, need, reply, wait_until
 from containers import podman
 
 OWN_LAYERS_BUDGET_MB = 970  # issue 20: the Dockerfile's own layers (about 1.1 GB on the official base)
@@ -27,20 +27,6 @@ def one_off_train(image: str, *mounts: str, seed: int) -> str:
     done = podman("run", "--rm", *mounts, image, "sh", "-c",
                   f'python -c "{MAKE_DATA.format(seed=seed)}" && spaceship-clf train --dataset=/tmp/train.csv --cv-folds=0', timeout=600)
     return done.stdout + done.stderr
-
-
-def wait_until(check, timeout: float, every: float = 0.5):
-    "The first truthy `check()` within `timeout` seconds, else None."
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (got := check()): return got
-        time.sleep(every)
-    return None
-
-
-def get(url: str):
-    try: return requests.get(url, timeout=3)
-    except requests.RequestException: return None
 
 
 def predict(url: str) -> dict:
@@ -83,9 +69,9 @@ def test_health_train_predict_and_hot_swap(project_image, scratch, report):
     podman("run", "-d", "--name", api, "--health-interval=disable", "-v", f"{volume}:/app/model",
            "-p", f"127.0.0.1:{port}:5000", image)
     url = f"http://127.0.0.1:{port}"
-    assert wait_until(lambda: (r := get(url + "/health/live")) is not None and r.status_code == 200, 60), podman("logs", api).stderr
+    assert wait_until(lambda: (r := reply(url + "/health/live")) is not None and r.status_code == 200, 60), podman("logs", api).stderr
     assert podman("healthcheck", "run", api, check=False).returncode != 0  # no model yet: unhealthy
-    ready = get(url + "/health/ready")
+    ready = reply(url + "/health/ready")
     assert ready.status_code == 503
     reason = json.dumps(ready.json())  # asserted last: what to run, in commands the image has (SPACESHIP_TRAIN_HINT)
 
@@ -145,7 +131,7 @@ def test_retrain_to_production(project_image, scratch, tmp_path):
         port = free_port(); server = registry(tmp_path / "registry", port)
         try:
             pushed = f"127.0.0.1:{port}/spaceship-clf:model-{answers[1]['model_version']}"
-            assert wait_until(lambda: get(f"http://127.0.0.1:{port}/v2/") is not None, 20)
+            assert wait_until(lambda: reply(f"http://127.0.0.1:{port}/v2/") is not None, 20)
             podman("push", "--tls-verify=false", images[1], pushed, timeout=900)
             tags = requests.get(f"http://127.0.0.1:{port}/v2/spaceship-clf/tags/list", timeout=10).json()["tags"]
             assert tags == [pushed.rsplit(":", 1)[1]]
