@@ -108,8 +108,12 @@ def stack(project_image, tmp_path):
         yield compose
     finally:
         compose("--profile", "train", "down", "-v", timeout=300, check=False)
-        # what podman-compose's down leaves: the volumes, and the network (podman 4.3 filters no network by label)
-        podman("volume", "prune", "-f", "--filter", f"label=com.docker.compose.project={compose.name}", check=False)
+        # whatever podman-compose's down left: containers, volumes, the network (podman 4.3 filters no network by label)
+        label = f"label=com.docker.compose.project={compose.name}"
+        if left := podman("ps", "-aq", "--filter", label, check=False).stdout.split():
+            podman("rm", "-f", "-v", *left, check=False)
+        if left := podman("volume", "ls", "-q", "--filter", label, check=False).stdout.split():
+            podman("volume", "rm", "-f", *left, check=False)
         podman("network", "rm", "-f", f"{compose.name}_default", check=False)
 
 
