@@ -15,6 +15,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need(available: bool, reason: str):
+    "Skip the calling test when a tool it needs is missing, but fail it under CI (CI=true): CI installs every tool."
+    if not available:
+        if IN_CI: pytest.fail(f"{reason}; CI=true, where .ci/run installs it, so this is a failure")
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +47,22 @@ def model_home(trained_home, tmp_path) -> Path:
     shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("server-*.log", "data"))
     (home / "data").mkdir()
     return home
+
+
+def wait_until(check, timeout: float, every: float = 0.5):
+    "The first truthy `check()` within `timeout` seconds, else None."
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (got := check()): return got
+        time.sleep(every)
+    return None
+
+
+def reply(url: str, json=None, timeout: float = 3):
+    "The response to a GET (or a POST of `json`), or None when nothing answered."
+    import requests
+    try: return requests.request("GET" if json is None else "POST", url, json=json, timeout=timeout)
+    except requests.RequestException: return None
 
 
 def free_port() -> int:
@@ -120,3 +144,38 @@ def api_server(trained_home, tmp_path_factory):
         yield server.wait("/health/ready")
     finally:
         server.stop()
+
+
+FIGURES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def report():
+    "`report(line)`: a figure a test measured, printed in the session's summary (pytest hides a passing test's output)."
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures measured")
+        for line in FIGURES: terminalreporter.write_line(line)
+
+
+class Image:
+    "The project's image built from a clean clone: its `tag`, the build's `seconds`, the `clone` it came from."
+    def __init__(self, tag: str, seconds: float, clone: Path):
+        self.tag, self.seconds, self.clone = tag, seconds, clone
+
+
+@pytest.fixture(scope="session")
+def project_image(tmp_path_factory, report) -> Image:
+    "The Dockerfile built once per session with podman from a clean clone of the committed tree; removed afterwards."
+    import containers
+    need(containers.unusable() is None, f"podman cannot run here: {containers.unusable()}")
+    clone = containers.clean_clone(ROOT, tmp_path_factory.mktemp("image") / "spaceship-clf")
+    tag = f"localhost/spaceship-clf:test-{os.getpid()}"
+    seconds = containers.build(clone, tag)
+    report(f"image: built in {seconds:.0f} s from a clean clone, {containers.own_layers_mb(tag):.0f} MB above the base")
+    yield Image(tag, seconds, clone)
+    containers.podman("rmi", "-f", tag, check=False)
+    containers.podman("image", "prune", "-f", check=False)  # the build's intermediate layers too (the bases stay)
