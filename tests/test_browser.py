@@ -14,16 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need
 from spaceship_clf.data import FEATURE_SOURCES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs chromium and chromium-driver (apt-get install chromium chromium-driver)")
 WAIT = 20  # seconds for the page to answer (the machine may be busy)
 
 
 @pytest.fixture(scope="module")
 def browser():
+    need(CHROMIUM and DRIVER, "needs chromium and chromium-driver (apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()

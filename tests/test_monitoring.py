@@ -18,19 +18,18 @@ import pytest
 import requests
 import yaml
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, need
 
 MONITORING = ROOT / "monitoring"
 RULES = sorted((MONITORING / "rules").glob("*.yml"))
 RULE_TESTS = sorted((MONITORING / "tests").glob("*.yml"))
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "spaceship-clf.json"
 PROMTOOL, PROMETHEUS = shutil.which("promtool"), shutil.which("prometheus")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (Debian package `prometheus`)")
-needs_prometheus = pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not installed (Debian package `prometheus`)")
 JOB = "spaceship-api"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
+    need(PROMTOOL is not None, "promtool not installed (Debian package `prometheus`)")
     return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=120, cwd=MONITORING)
 
 
@@ -45,7 +44,6 @@ def dashboard_queries() -> list[tuple[str, str]]:
 
 # --- the files --------------------------------------------------------------------------------------------------------
 
-@needs_promtool
 def test_prometheus_config_and_rules_pass_promtool_check():
     config = promtool("check", "config", "prometheus.yml")
     assert config.returncode == 0 and f"SUCCESS: {len(RULES)} rule files found" in config.stdout, config.stdout + config.stderr
@@ -53,7 +51,6 @@ def test_prometheus_config_and_rules_pass_promtool_check():
     assert rules.returncode == 0 and f"SUCCESS: {len(alerts())} rules found" in rules.stdout, rules.stdout + rules.stderr
 
 
-@needs_promtool
 def test_alert_unit_tests_pass():
     result = promtool("test", "rules", *map(str, RULE_TESTS))
     assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
@@ -180,8 +177,8 @@ def by_travel_group(passengers: list[dict]) -> list[list[dict]]:
     return list(groups.values())
 
 
-@needs_prometheus
 def test_dashboard_and_drift_against_a_real_prometheus(start_server, prometheus_for):
+    need(PROMETHEUS is not None, "prometheus not installed (Debian package `prometheus`)")
     from spaceship_clf.data import make_passengers
     api = start_server(args=["--workers", "2"]).wait("/health/ready").wait_for_workers(2)
     prom = prometheus_for(f"127.0.0.1:{api.port}")

@@ -18,6 +18,8 @@ import optuna
 import pandas as pd
 import pytest
 
+from conftest import need
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "nbs" / "03_tune.ipynb"
 REAL = ROOT.parent / "shared" / "data" / "spaceship-titanic" / "train.csv"
@@ -125,13 +127,13 @@ def postgres_bin(name: str) -> str | None:
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory):
     "A throwaway PostgreSQL server on 127.0.0.1 (the Debian postgresql package); skips when there is none."
-    if not (postgres_bin("initdb") and postgres_bin("pg_ctl")): pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
+    need(postgres_bin("initdb") and postgres_bin("pg_ctl"), "no PostgreSQL server binaries (apt-get install postgresql)")
     folder = Path(tempfile.mkdtemp(prefix="spaceship-pg-")); folder.chmod(0o777)  # pytest's tmp folders are private to root
     as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []  # initdb refuses to run as root
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
     pg_ctl = as_user + [postgres_bin("pg_ctl"), "-D", str(folder / "db")]
-    if as_user and not shutil.which("runuser"): pytest.skip("running as root without runuser: initdb cannot run")
+    need(not as_user or shutil.which("runuser"), "running as root without runuser: initdb cannot run")
     subprocess.run(as_user + [postgres_bin("initdb"), "-D", str(folder / "db"), "-U", "optuna", "--auth=trust"], check=True,
                    capture_output=True, timeout=120)
     subprocess.run(pg_ctl + ["-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "-l", str(folder / "pg.log"), "-w",
