@@ -2,6 +2,7 @@
 the client script, metrics summed over workers, a missing model, plain `gunicorn flask_app:app`, the command line
 (`--help` of both entry points), a new model version swapped in under load and a rollback, a broken version refused,
 and a schemathesis fuzz run against the served OpenAPI document that must find no 5xx."""
+import http.client
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ from schemathesis.generation.modes import GenerationMode
 
 from conftest import ROOT, free_port
 from spaceship_clf.core import ModelError, atomic_write_text
-from spaceship_clf.data import CAT_POSITIONS, TARGET, model_input, passenger_columns, read_json, read_passengers
+from spaceship_clf.data import CAT_POSITIONS, make_passengers, TARGET, model_input, passenger_columns, read_json, read_passengers
 from spaceship_clf.store import current_version, load_model, rollback, save_model, set_current
 
 ONE = {"PassengerId": "0013_01", "HomePlanet": "Earth", "CryoSleep": True, "Cabin": "G/3/S", "Age": 27}
@@ -58,6 +59,21 @@ def test_endpoints_over_http(api_server, trained_home):
     assert "swagger-ui" in requests.get(url + "/docs", timeout=5).text
     assert requests.get(url + "/", timeout=5).headers["Content-Security-Policy"]
     assert "Debugger" not in requests.get(url + "/nowhere", timeout=5).text  # never Werkzeug's debugger
+
+
+def test_a_csv_body_arriving_in_pieces(api_server, tmp_path):
+    "A body still arriving when the CSV reader starts (a slow client, a long upload) is waited for, not a 500."
+    make_passengers(30_000, seed=5, labelled=False).to_csv(tmp_path / "big.csv", index=False)
+    body = (tmp_path / "big.csv").read_bytes()  # a few of the reader's blocks (BLOCK_BYTES)
+    connection = http.client.HTTPConnection("127.0.0.1", api_server.port, timeout=30)
+    connection.putrequest("POST", "/predict")
+    connection.putheader("Content-Type", "text/csv"); connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body[:len(body) // 3])
+    time.sleep(1)
+    connection.send(body[len(body) // 3:])
+    answer = connection.getresponse()
+    expected = requests.post(api_server.url + "/predict", data=body, headers={"Content-Type": "text/csv"}, timeout=30).text
+    assert (answer.status, answer.read().decode()) == (200, expected)
 
 
 def test_body_over_the_limit_over_http(api_server):

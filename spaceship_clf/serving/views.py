@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +23,9 @@ from ..bundle import ModelBundle
 from ..store import LiveModel
 
 # %% auto #0
-__all__ = ['log', 'predict_api', 'health', 'model_card', 'metrics_api', 'docs', 'ServingState', 'state', 'model_for_request',
-           'json_response', 'predict', 'live', 'ready', 'model', 'metrics', 'swagger_folder', 'openapi', 'docs_page']
+__all__ = ['log', 'SPOOL_BYTES', 'predict_api', 'health', 'model_card', 'metrics_api', 'docs', 'ServingState', 'state',
+           'model_for_request', 'json_response', 'predict', 'live', 'ready', 'model', 'metrics', 'swagger_folder',
+           'openapi', 'docs_page']
 
 # %% ../../nbs/05b_serving_views.ipynb #6383c8fb
 log = get_logger("serving")
@@ -96,6 +99,16 @@ def _predict_csv(s: ServingState, bundle: ModelBundle, stream) -> Response:
     return Response(rows(), mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="results.csv"',
                                                            "X-Model-Version": bundle.version})
 
+SPOOL_BYTES = 1 << 20  # a CSV body up to this stays in memory while it is read, a bigger one goes to a temporary file
+
+def _spooled(stream) -> tempfile.SpooledTemporaryFile:
+    """The raw body, read here in the request's greenlet: the CSV reader's threads (Arrow) then read a file. A gevent
+    socket may only be read from its own thread, and a body that arrives in pieces would make Arrow's read wait on it."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    shutil.copyfileobj(stream, spool, 1 << 16)  # past MAX_CONTENT_LENGTH Werkzeug stops it with a 413
+    spool.seek(0)
+    return spool
+
 def _upload() -> object:
     "The CSV file of a multipart request (its `file` field)."
     if (upload := request.files.get("file")) is None:
@@ -114,7 +127,8 @@ def predict() -> Response:
                                         "text/csv (a file's text) or multipart/form-data with a `file` field")
     bundle = model_for_request()
     if mimetype in _JSON_TYPES: return _predict_json(s, bundle)
-    return _predict_csv(s, bundle, _upload() if mimetype == "multipart/form-data" else request.stream)
+    if mimetype == "multipart/form-data": return _predict_csv(s, bundle, _upload())  # Werkzeug spools an upload itself
+    with _spooled(request.stream) as body: return _predict_csv(s, bundle, body)  # the answer holds the rows, not the file
 
 # %% ../../nbs/05b_serving_views.ipynb #e5fdd638
 health = Blueprint("health", __name__)
