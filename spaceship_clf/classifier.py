@@ -20,7 +20,7 @@ import pandas as pd
 import spaceship_clf
 from fastcore.basics import patch
 
-from .core import DataError, ModelError, atomic_write, get_logger, get_settings
+from .core import DataError, ModelError, atomic_write, get_logger, get_settings, shown_path
 from .data import (CHUNK_ROWS, ID, RAW_COLUMNS, SUBMISSION_HEADER, TARGET, explanation_rows, fingerprint, load_passengers,
                                 passenger_columns, read_passengers, reference_statistics, submission_rows)
 from .evaluation import DEFAULT_PARAMS, LabelledPassengers, accuracy, catboost_model, cross_validate
@@ -116,7 +116,7 @@ class My_Classifier_Model:
               ) -> dict:
         "Fit on all rows of `dataset`, save a new version (current by default), and return its metadata."
         tracking_mode(track)  # the settings are checked before anything is written
-        log.info("training on %s", dataset)
+        log.info("training on %s", shown_path(dataset))
         data = LabelledPassengers.of(load_passengers(dataset, require_target=True))  # features once: for the CV and the fit
         if len(np.unique(data.y)) < 2:
             raise DataError(f"{dataset}: every passenger has the same {TARGET!r} value; training needs both classes")
@@ -138,7 +138,7 @@ def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's tes
             ) -> Path:
     "Write the Kaggle submission (`PassengerId,Transported`, input row order) for `dataset` to `results_file`."
     bundle, rows, start = self.bundle, 0, time.perf_counter()
-    log.info("predicting %s with model version %s%s", dataset, bundle.version, " (explained)" if explain else "")
+    log.info("predicting %s with model version %s%s", shown_path(dataset), bundle.version, " (explained)" if explain else "")
     def write(tmp: Path, explanations=None):
         nonlocal rows
         with open(tmp, "wb") as out:
@@ -153,7 +153,7 @@ def predict(self: My_Classifier_Model, dataset,  # path of a CSV in Kaggle's tes
             with open(tmp, "wb") as explanations: atomic_write(self.results_file, lambda results: write(results, explanations))
         atomic_write(self.explanations_file, write_both)  # results, then explanations, each renamed once complete
     else: atomic_write(self.results_file, write)
-    log.info("wrote %d predictions to %s in %.1fs", rows, self.results_file, time.perf_counter() - start)
+    log.info("wrote %d predictions to %s in %.1fs", rows, shown_path(self.results_file), time.perf_counter() - start)
     return self.results_file
 
 # %% ../nbs/04_classifier.ipynb #448d439b
@@ -165,5 +165,5 @@ def evaluate(self: My_Classifier_Model, dataset,  # path of a labelled CSV in Ka
     proba, _ = bundle.predict_frame(frame)
     result = {"rows": len(frame), "accuracy": round(accuracy(proba, frame[TARGET].astype(bool).to_numpy(), bundle.threshold), 4),
               "model_version": bundle.version}
-    log.info("evaluated model %s on %s: accuracy %.4f", bundle.version, dataset, result["accuracy"])
+    log.info("evaluated model %s on %s: accuracy %.4f", bundle.version, shown_path(dataset), result["accuracy"])
     return result
