@@ -4,18 +4,21 @@
 # a non-root user. /app/model and /app/data are volumes (compose.yaml: named volumes the image's user owns).
 #   docker build -t spaceship-clf .
 #   docker run -p 5000:5000 -v spaceship-model:/app/model spaceship-clf          # ready once a model exists
-#   docker run --rm -v spaceship-model:/app/model -v "$PWD/data:/input:ro" spaceship-clf spaceship-clf train --dataset=/input/train.csv
+#   docker run --rm -v spaceship-model:/app/model -v spaceship-logs:/app/data -v "$PWD/data:/input:ro" spaceship-clf \
+#       spaceship-clf train --dataset=/input/train.csv      # a named volume on /app/data: --rm would delete the log with it
+#   docker build --build-arg EXTRAS=dask -t spaceship-clf:dask .   # also an optional extra (dask, fetch, tune)
 # A data folder the user cannot write is not fatal: the log then goes to stderr only (one warning).
 # tests/test_container.py builds and runs this image with podman (`--format docker`: the OCI format drops HEALTHCHECK).
 
 FROM python:3.11-slim AS build
+ARG EXTRAS=""
 WORKDIR /src
 ENV POETRY_VIRTUALENVS_CREATE=false
 # Poetry only reads the lock here (export and build are offline): its own venv, not the runtime one
 RUN python -m venv /opt/poetry && /opt/poetry/bin/pip install --no-cache-dir --quiet "poetry>=2,<3" poetry-plugin-export
 COPY pyproject.toml poetry.lock README.md ./
 # the runtime venv has no pip (the build stage's pip installs into it): what it holds is the locked set, nothing more
-RUN /opt/poetry/bin/poetry export --only main -f requirements.txt -o requirements.txt \
+RUN /opt/poetry/bin/poetry export --only main ${EXTRAS:+--extras "$EXTRAS"} -f requirements.txt -o requirements.txt \
  && python -m venv --without-pip /opt/venv \
  && python -m pip --python /opt/venv/bin/python install --no-cache-dir --quiet --no-deps --require-hashes -r requirements.txt
 COPY spaceship_clf ./spaceship_clf

@@ -40,7 +40,8 @@ def _instrument(app: Flask, metrics: Metrics):
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         hints = {404: "see /openapi.json for the endpoints", 405: "see /openapi.json for the methods each endpoint takes",
-                 413: f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes; send a smaller file"}
+                 413: f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes; send a smaller file, or "
+                      f"predict a file of any size with {get_settings().cli} predict --dataset=FILE"}
         given = e.description if e.description != type(e).description else None  # `abort(404, "...")` says it best
         return error_reply(e.code or 500, f"{e.name}: {given or hints.get(e.code, e.description)}")
 
