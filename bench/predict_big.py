@@ -6,11 +6,10 @@ Prints wall seconds, rows/s, CPU seconds and the peak RSS of that process. Passe
 
 The CSV is generated once with `make_passengers` (ids with more than 4 group digits are valid) and reused. A small
 model is trained in --dir (its SPACESHIP_HOME) the first time, or again when the saved one is from an older format.
-Peak RSS is the child's `ru_maxrss` (`resource.getrusage(RUSAGE_CHILDREN)`): only one child runs at a time here.
+Peak RSS is the child's own `ru_maxrss` (`os.wait4`).
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -34,16 +33,31 @@ def make_csv(path: Path, rows: int, block: int = 250_000):
 
 
 def run(cmd: list, env: dict) -> tuple[float, float, float]:
-    "Wall seconds, CPU seconds and peak RSS (MiB) of one child process."
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    "Wall seconds, CPU seconds and peak RSS (MiB) of one child process (its own, `wait4`)."
     start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=env["SPACESHIP_HOME"], env=env, capture_output=True, text=True)
+    child = subprocess.Popen(cmd, cwd=env["SPACESHIP_HOME"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux; the max over children so far
+    if status:
+        sys.exit(f"{' '.join(cmd)} failed ({status}):\n{child.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def bench_home(home: Path, rows: int) -> tuple[Path, dict]:
+    "The `rows`-row CSV under `home` (made once) and the environment of a project there with a usable model (trained once)."
+    home.mkdir(parents=True, exist_ok=True)
+    data = home / f"passengers-{rows}.csv"
+    if not data.exists():
+        start = time.perf_counter(); make_csv(data, rows)
+        print(f"generated {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.0f}s")
+    env = {**os.environ, "SPACESHIP_HOME": str(home), "SPACESHIP_TRACKING": "off"}
+    if not usable_model(home / "model"):
+        from spaceship_clf.data import make_passengers
+        train = home / "train.csv"; make_passengers(3000, seed=42).to_csv(train, index=False)
+        subprocess.run([sys.executable, str(ROOT / "model.py"), "train", f"--dataset={train}", "--cv-folds=0"], cwd=home, env=env,
+                       check=True, capture_output=True)
+        print(f"trained a model in {home / 'model'}")
+    return data, env
 
 
 def usable_model(model_dir: Path) -> bool:
@@ -59,18 +73,9 @@ def main():
     ap.add_argument("--dir", type=Path, default=ROOT / "data" / "bench")
     ap.add_argument("--repeat", type=int, default=1, help="predict runs (each reported)")
     args = ap.parse_args()
-    home = args.dir.resolve(); home.mkdir(parents=True, exist_ok=True)
-    data = home / f"passengers-{args.rows}.csv"
-    if not data.exists():
-        start = time.perf_counter(); make_csv(data, args.rows)
-        print(f"generated {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.0f}s")
-    env = {**os.environ, "SPACESHIP_HOME": str(home), "SPACESHIP_TRACKING": "off"}
+    home = args.dir.resolve()
+    data, env = bench_home(home, args.rows)
     model = [sys.executable, str(ROOT / "model.py")]
-    if not usable_model(home / "model"):
-        from spaceship_clf.data import make_passengers
-        train = home / "train.csv"; make_passengers(3000, seed=42).to_csv(train, index=False)
-        subprocess.run(model + ["train", f"--dataset={train}", "--cv-folds=0"], cwd=home, env=env, check=True, capture_output=True)
-        print(f"trained a model in {home / 'model'}")
     for _ in range(args.repeat):
         wall, cpu, rss = run(model + ["predict", f"--dataset={data}"], env)
         results = home / "data" / "results.csv"
